@@ -23,8 +23,8 @@ def main() -> None:
     """Replace the text between the settings markers."""
     text = README.read_text()
     new = re.sub(
-        r"(<!-- settings:start -->\n).*?(\n<!-- settings:end -->)",
-        lambda m: m.group(1) + table() + m.group(2),
+        r"(<!-- settings:start -->).*?(<!-- settings:end -->)",
+        lambda m: m.group(1) + "\n" + table() + "\n" + m.group(2),
         text,
         flags=re.S,
     )
