@@ -156,6 +156,16 @@ class Settings(BaseSettings):
         default="HUBSPOT_CLIENT_SECRET",
         description="Environment variable holding the app secret that signs requests.",
     )
+    hubspot_client_id_env: str = Field(
+        default="HUBSPOT_CLIENT_ID",
+        description="Environment variable holding the OAuth app's client id (only for "
+        "OAuth refresh; private-app tokens need none).",
+    )
+    hubspot_refresh_token_env: str = Field(
+        default="HUBSPOT_REFRESH_TOKEN",
+        description="Environment variable holding an OAuth refresh token; when set with "
+        "the client id and secret, an expired access token is renewed automatically.",
+    )
     hubspot_mapping: Path | None = Field(
         default=None, description="YAML property mapping for HubSpot (default: packaged)."
     )
