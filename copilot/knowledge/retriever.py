@@ -1,0 +1,288 @@
+"""Hybrid retrieval: two dense models and BM25, fused by query type.
+
+The measurements in the team's retrieval notes shaped this design:
+
+* Reciprocal-rank fusion of dense and BM25 hurt paraphrased and cross-language questions,
+  because BM25 ranks are noise when no word is shared. So the lexical score only weighs
+  in strongly when the question holds something meant literally (a number, a citation
+  such as ``1006.14`` or ``artículo 3``, a code or an acronym) that occurs in the corpus;
+  otherwise it is a light tie-breaker.
+* The two packaged multilingual models fail on different questions (e5 on some
+  cross-language ones, USE on some paraphrases), and USE does best on sentences. So e5
+  scores whole passages, USE scores each sentence (prefixed by its heading) and a passage
+  takes its best sentence; the two are z-scored over the candidates and averaged.
+
+Candidates come from Chroma (nearest passages and nearest sentences) and from BM25; they
+are then rescored exactly from the cached vectors of the active passages.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from copilot.knowledge.ingest import exact_terms, tokenize
+from copilot.knowledge.registry import Registry, StoredPassage
+from copilot.knowledge.store import (
+    VectorStore,
+    passage_text_for_embedding,
+    sentence_units,
+    text_hash,
+)
+
+__all__ = ["HybridSearcher", "PolicyRetriever", "ScoringConfig", "ScoredPassage"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Weights of the fused score; the defaults are the measured best."""
+
+    e5_weight: float = 1.0
+    use_weight: float = 1.0
+    lexical_strong: float = 2.0
+    lexical_weak: float = 0.25
+    candidates: int = 40
+
+
+@dataclass
+class ScoredPassage:
+    """A passage with its fused score and the parts that made it."""
+
+    passage: StoredPassage
+    score: float
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+class _Index:
+    """In-memory view of the active passages: vectors, sentence map and BM25."""
+
+    def __init__(self, registry: Registry, store: VectorStore, generation: int) -> None:
+        self.generation = generation
+        self.passages = registry.active_passages()
+        self.position = {p.passage_id: i for i, p in enumerate(self.passages)}
+        e5_model = store.passage_embeddings.model_name
+        use_model = store.sentence_embeddings.model_name
+
+        e5_keys = [text_hash(passage_text_for_embedding(p)) for p in self.passages]
+        e5_found = registry.cached_vectors(e5_model, e5_keys)
+        units: list[tuple[int, str]] = [
+            (i, text_hash(unit))
+            for i, p in enumerate(self.passages)
+            for unit in sentence_units(p)
+        ]
+        use_found = registry.cached_vectors(use_model, [key for _, key in units])
+
+        self.e5 = self._matrix([e5_found.get(k) for k in e5_keys])
+        kept = [(i, use_found[k]) for i, k in units if k in use_found]
+        self.unit_owner = np.array([i for i, _ in kept], dtype=np.int64)
+        self.use = self._matrix([v for _, v in kept])
+
+        self.bm25: Any = None
+        corpus = [
+            tokenize(" ".join(p.heading_path) + " " + p.text) for p in self.passages
+        ]
+        self.vocabulary: set[str] = {token for tokens in corpus for token in tokens}
+        if self.passages:
+            import bm25s
+
+            self.bm25 = bm25s.BM25()
+            self.bm25.index(corpus, show_progress=False)
+
+    @staticmethod
+    def _matrix(rows: list[np.ndarray | None]) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, 1), dtype=np.float32)
+        width = next((len(r) for r in rows if r is not None), 1)
+        matrix = np.zeros((len(rows), width), dtype=np.float32)
+        for i, row in enumerate(rows):
+            if row is not None:
+                matrix[i] = row
+        return matrix
+
+    def lexical(self, tokens: list[str]) -> np.ndarray:
+        known = [t for t in tokens if t in self.vocabulary]
+        if self.bm25 is None or not known:
+            return np.zeros(len(self.passages), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    if values.size < 2:
+        return np.zeros_like(values)
+    spread = float(values.std())
+    if spread < 1e-9:
+        return np.zeros_like(values)
+    return (values - float(values.mean())) / spread
+
+
+def _as_of_number(as_of: date) -> int:
+    return as_of.year * 10000 + as_of.month * 100 + as_of.day
+
+
+class HybridSearcher:
+    """Dense + lexical search over the active passages, with filters."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        store: VectorStore,
+        config: ScoringConfig | None = None,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.config = config or ScoringConfig()
+        self._index: _Index | None = None
+        self._lock = threading.Lock()
+
+    def index(self) -> _Index:
+        """The in-memory index, rebuilt when the registry changed."""
+        generation = self.registry.generation()
+        with self._lock:
+            if self._index is None or self._index.generation != generation:
+                self._index = _Index(self.registry, self.store, generation)
+            return self._index
+
+    @staticmethod
+    def _where(
+        jurisdiction: str | None, language: str | None, as_of: date
+    ) -> dict[str, Any]:
+        clauses: list[dict[str, Any]] = [{"effective": {"$lte": _as_of_number(as_of)}}]
+        if jurisdiction:
+            clauses.append({"jurisdiction": {"$in": [jurisdiction.upper(), "ANY"]}})
+        if language:
+            clauses.append({"language": language})
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    @staticmethod
+    def _allowed(
+        passage: StoredPassage,
+        jurisdiction: str | None,
+        language: str | None,
+        as_of: date,
+    ) -> bool:
+        if jurisdiction and passage.jurisdiction not in (jurisdiction.upper(), "ANY"):
+            return False
+        if language and passage.language != language:
+            return False
+        return not (
+            passage.effective_date and passage.effective_date > as_of.isoformat()
+        )
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 4,
+        jurisdiction: str | None = None,
+        language: str | None = None,
+        as_of: date | None = None,
+        config: ScoringConfig | None = None,
+    ) -> list[ScoredPassage]:
+        """The *k* best passages for *query* under the filters, best first."""
+        cfg = config or self.config
+        index = self.index()
+        if not index.passages or not query.strip():
+            return []
+        as_of = as_of or date.today()
+        where = self._where(jurisdiction, language, as_of)
+
+        e5_query = np.asarray(
+            self.store.passage_embeddings.embed_query(query), np.float32
+        )
+        use_query = np.asarray(
+            self.store.sentence_embeddings.embed_query(query), np.float32
+        )
+        tokens = tokenize(query)
+        lexical = index.lexical(tokens)
+
+        candidates: dict[str, None] = {}
+        for pid, _ in self.store.search(
+            "passages", e5_query.tolist(), cfg.candidates, where
+        ):
+            candidates[pid] = None
+        for pid, _ in self.store.search(
+            "sentences", use_query.tolist(), cfg.candidates * 3, where
+        ):
+            candidates[pid] = None
+        allowed = [
+            i
+            for i, p in enumerate(index.passages)
+            if lexical[i] > 0 and self._allowed(p, jurisdiction, language, as_of)
+        ]
+        for i in sorted(allowed, key=lambda i: -lexical[i])[: cfg.candidates]:
+            candidates[index.passages[i].passage_id] = None
+        rows = np.array(
+            [index.position[pid] for pid in candidates if pid in index.position],
+            dtype=np.int64,
+        )
+        if rows.size == 0:
+            return []
+
+        e5_scores = index.e5[rows] @ e5_query
+        use_all = index.use @ use_query if index.use.size else np.zeros(0, np.float32)
+        use_scores = np.full(rows.size, -1.0, dtype=np.float32)
+        slot = {int(r): j for j, r in enumerate(rows)}
+        for owner, value in zip(index.unit_owner, use_all, strict=True):
+            j = slot.get(int(owner))
+            if j is not None and value > use_scores[j]:
+                use_scores[j] = value
+
+        lexical_rows = lexical[rows]
+        peak = float(lexical_rows.max()) if lexical_rows.size else 0.0
+        lexical_norm = lexical_rows / peak if peak > 0 else np.zeros_like(lexical_rows)
+        literal = [t for t in exact_terms(query) if t in index.vocabulary]
+        lexical_weight = cfg.lexical_strong if literal else cfg.lexical_weak
+
+        dense = (
+            cfg.e5_weight * _zscore(e5_scores) + cfg.use_weight * _zscore(use_scores)
+        ) / max(cfg.e5_weight + cfg.use_weight, 1e-9)
+        fused = dense + lexical_weight * lexical_norm
+        order = np.argsort(-fused, kind="stable")[:k]
+        return [
+            ScoredPassage(
+                passage=index.passages[int(rows[j])],
+                score=float(fused[j]),
+                parts={
+                    "e5": float(e5_scores[j]),
+                    "use": float(use_scores[j]),
+                    "bm25": float(lexical_rows[j]),
+                    "lexical_weight": lexical_weight,
+                },
+            )
+            for j in order
+        ]
+
+
+class PolicyRetriever(BaseRetriever):
+    """LangChain retriever over the policy knowledge base."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    knowledge_base: Any
+    k: int = 4
+    jurisdiction: str | None = None
+    language: str | None = None
+    as_of: date | None = None
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        passages = self.knowledge_base.search(
+            query,
+            k=self.k,
+            jurisdiction=self.jurisdiction,
+            language=self.language,
+            as_of=self.as_of,
+        )
+        return [passage.to_document() for passage in passages]
