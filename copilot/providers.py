@@ -737,6 +737,30 @@ def stream_model(
     )
 
 
+def _invoke_json_schema(
+    model: BaseChatModel,
+    messages: LanguageModelInput,
+    name: str,
+    json_schema: dict[str, Any],
+    max_tokens: int | None,
+) -> BaseMessage:
+    """Ask an OpenAI-compatible server for JSON matching a schema, in its dialect."""
+    extra: dict[str, Any] = {"temperature": 0.0}
+    if max_tokens is not None:
+        extra["max_tokens"] = max_tokens
+    standard = {"type": "json_schema", "json_schema": {"name": name, "schema": json_schema}}
+    try:
+        return model.invoke(messages, response_format=standard, **extra)
+    except Exception as exc:
+        # llama-cpp-python's server only knows its own dialect: a schema inside
+        # `json_object`. OpenAI, vLLM, Ollama and llama.cpp's C++ server take the first.
+        status = getattr(exc, "status_code", None)
+        if status not in (400, 422, 500) or "json_object" not in str(exc):
+            raise
+    dialect = {"type": "json_object", "schema": json_schema}
+    return model.invoke(messages, response_format=dialect, **extra)
+
+
 def call_structured(
     model: BaseChatModel,
     messages: LanguageModelInput,
@@ -761,14 +785,9 @@ def call_structured(
                 "duration_ms": int((time.perf_counter() - started) * 1000),
             }
         else:
-            response_format = {
-                "type": "json_schema",
-                "json_schema": {"name": schema.__name__, "schema": json_schema},
-            }
-            extra: dict[str, Any] = {"response_format": response_format}
-            if max_tokens is not None:
-                extra["max_tokens"] = max_tokens
-            message = model.invoke(messages, **extra)
+            message = _invoke_json_schema(
+                model, messages, schema.__name__, json_schema, max_tokens
+            )
             text = str(message.text)
             usage_dict = _usage_dict(message, started)
     except Exception as exc:
