@@ -17,7 +17,7 @@ from flask import Flask, g
 
 from copilot.config import Settings, get_settings
 from copilot.domain import Money
-from copilot.web import api, sidebar
+from copilot.web import api, auth, sidebar
 from copilot.web.errors import register_error_handlers
 from copilot.web.i18n import translate, ui_language
 from copilot.web.services import Services, services
@@ -63,6 +63,7 @@ def create_app(
 
     app.extensions["copilot"] = Services(settings)
     register_error_handlers(app)
+    auth.init_auth(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(sidebar.bp)
 
@@ -82,7 +83,41 @@ def create_app(
         }
 
     app.add_template_filter(_money, "money")
+    app.after_request(_security_headers(settings))
+    app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     return app
+
+
+_CRM_FRAME_ORIGINS = {
+    "salesforce": "https://*.force.com https://*.salesforce.com "
+    "https://*.lightning.force.com https://*.visualforce.com",
+    "hubspot": "https://app.hubspot.com https://app-eu1.hubspot.com "
+    "https://app-na2.hubspot.com",
+    "zoho": "https://crm.zoho.com https://crm.zoho.eu https://crm.zoho.in "
+    "https://crm.zoho.com.au https://crm.zoho.jp https://crm.zohocloud.ca "
+    "https://*.zappsusercontent.com https://*.zappsusercontent.eu",
+    "demo": "",
+}
+
+
+def _security_headers(settings: Settings) -> Any:
+    """Local assets only, and framing only by the active CRM's domains."""
+    ancestors = settings.frame_ancestors
+    if ancestors is None:
+        ancestors = _CRM_FRAME_ORIGINS.get(settings.connector, "")
+    policy = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; form-action 'self' ; base-uri 'none'; "
+        f"frame-ancestors 'self' {ancestors}".rstrip()
+    )
+
+    def add(response: Any) -> Any:
+        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return add
 
 
 def _money(value: Money, language: str = "en") -> str:

@@ -204,6 +204,24 @@ class Settings(BaseSettings):
         description="Environment variable holding the key that signs session cookies; "
         "without it a random key is kept in the data directory.",
     )
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark session cookies Secure and SameSite=None, as an HTTPS "
+        "deployment embedded in a CRM needs. Leave off for http://127.0.0.1.",
+    )
+    frame_ancestors: str | None = Field(
+        default=None,
+        description="Space-separated origins allowed to frame the sidebar "
+        "(Content-Security-Policy frame-ancestors); default: the active CRM's domains.",
+    )
+    demo_users: bool = Field(
+        default=True,
+        description="With the demo connector and no users yet, create the demo agent, "
+        "lead and admin accounts listed in the README.",
+    )
+    login_attempts: int = Field(
+        default=5, ge=1, description="Failed sign-ins allowed per email in 5 minutes."
+    )
     ui_language: Literal["en", "es"] = Field(
         default="en", description="Default language of the user interface."
     )

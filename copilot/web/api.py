@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from copilot.errors import InputError
+from copilot.web.auth import requires
 from copilot.web.services import services
 
 __all__ = ["bp"]
@@ -40,6 +41,7 @@ def health() -> ResponseReturnValue:
 
 
 @bp.get("/debtors")
+@requires()
 def list_debtors() -> ResponseReturnValue:
     """Search debtors with ?q=, or list the work queue when q is empty."""
     query = request.args.get("q", "").strip()
@@ -52,6 +54,7 @@ def list_debtors() -> ResponseReturnValue:
 
 
 @bp.get("/debtors/<debtor_id>")
+@requires()
 def get_debtor(debtor_id: str) -> ResponseReturnValue:
     """The debtor's whole context as the CRM has it."""
     context = services().connector.fetch_context(debtor_id)

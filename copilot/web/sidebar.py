@@ -9,6 +9,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from copilot.domain import DebtorContext
+from copilot.web.auth import requires
 from copilot.web.services import services
 
 __all__ = ["bp", "context_view"]
@@ -23,6 +24,7 @@ def index() -> ResponseReturnValue:
 
 
 @bp.get("/sidebar")
+@requires()
 def queue() -> ResponseReturnValue:
     """The work queue, or search results when ?q= is given."""
     query = request.args.get("q", "").strip()
@@ -52,6 +54,7 @@ def context_view(context: DebtorContext, now: datetime | None = None) -> dict[st
 
 
 @bp.get("/sidebar/debtors/<debtor_id>")
+@requires()
 def debtor(debtor_id: str) -> ResponseReturnValue:
     """One debtor's context: who, how much, since when, history and flags."""
     context = services().connector.fetch_context(debtor_id)

@@ -24,7 +24,10 @@ def register(name: str, hook: Callable[[Any], None]) -> None:
 
 
 def run_all(app: Any) -> None:
-    """Run every registered hook."""
+    """Run the built-in hooks, then every registered one."""
+    from copilot.web.auth import ensure_demo_users
+
+    register("demo users", ensure_demo_users)
     for name, hook in _HOOKS:
         log.info("start-up: %s", name)
         hook(app)
