@@ -164,9 +164,13 @@ class DemoStore:
         portfolio = generate_portfolio(now)
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.unlink(missing_ok=True)
-        connection = sqlite3.connect(tmp)
+        connection = sqlite3.connect(tmp, isolation_level=None)
         try:
-            connection.executescript(_SCHEMA)
+            # One transaction for the whole portfolio: a single sync to disk.
+            connection.execute("BEGIN")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
             connection.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?)",
                 [
@@ -177,7 +181,7 @@ class DemoStore:
             )
             for item in portfolio:
                 self._insert(connection, item)
-            connection.commit()
+            connection.execute("COMMIT")
         finally:
             connection.close()
         os.replace(tmp, self.path)
