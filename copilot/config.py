@@ -227,6 +227,14 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Logging level.")
 
+    # --- compliance --------------------------------------------------------------
+    rule_packs_dir: Path | None = Field(
+        default=None,
+        description="Extra directory of compliance rule packs (*.yaml), loaded after "
+        "the packaged ones in policies/rules; a company pack here may tighten any "
+        "setting (see policies/rules/company.example.yaml).",
+    )
+
     @property
     def sqlite_path(self) -> Path:
         """Where the SQLite workflow database lives when no URL is set."""
