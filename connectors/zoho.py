@@ -86,15 +86,29 @@ _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_PATTERN = re.compile(r"^\+?[\d\s().-]{7,}$")
 _TOKEN_MARGIN_S = 60.0
 _CHANNEL_WORDS = {
-    "sms": "sms", "text": "sms", "text message": "sms",
-    "email": "email", "e-mail": "email", "correo": "email",
-    "call": "call", "phone": "call", "phone call": "call", "llamada": "call",
-    "letter": "letter", "mail": "letter", "carta": "letter",
+    "sms": "sms",
+    "text": "sms",
+    "text message": "sms",
+    "email": "email",
+    "e-mail": "email",
+    "correo": "email",
+    "call": "call",
+    "phone": "call",
+    "phone call": "call",
+    "llamada": "call",
+    "letter": "letter",
+    "mail": "letter",
+    "carta": "letter",
     "voicemail": "voicemail",
 }
 _JURISDICTIONS = {
-    "us": "US", "usa": "US", "united states": "US", "united states of america": "US",
-    "co": "CO", "col": "CO", "colombia": "CO",
+    "us": "US",
+    "usa": "US",
+    "united states": "US",
+    "united states of america": "US",
+    "co": "CO",
+    "col": "CO",
+    "colombia": "CO",
 }
 _DEFAULT_ZONES = {"US": "America/New_York", "CO": "America/Bogota"}
 
@@ -133,21 +147,29 @@ class ZohoMapping:
 
     def field(self, section: str, name: str) -> str | None:
         """The Zoho API name mapped to *name* in *section*, or None when unmapped."""
-        table = {"debtor": self.debtor, "account": self.account,
-                 "calls": self.calls, "tasks": self.tasks}[section]
+        table = {
+            "debtor": self.debtor,
+            "account": self.account,
+            "calls": self.calls,
+            "tasks": self.tasks,
+        }[section]
         return table.get(name)
 
     def required_fields(self) -> dict[str, dict[str, str]]:
         """Module -> {Zoho field: mapping key} for every mapped field."""
         wanted: dict[str, dict[str, str]] = {
-            self.module: {}, self.calls_module: {}, self.tasks_module: {}
+            self.module: {},
+            self.calls_module: {},
+            self.tasks_module: {},
         }
         for section, table in (("debtor", self.debtor), ("account", self.account)):
             for key, api_name in table.items():
                 if api_name:
                     wanted[self.module][api_name] = f"{section}.fields.{key}"
-        for section, module, table in (("calls", self.calls_module, self.calls),
-                                       ("tasks", self.tasks_module, self.tasks)):
+        for section, module, table in (
+            ("calls", self.calls_module, self.calls),
+            ("tasks", self.tasks_module, self.tasks),
+        ):
             for key, api_name in table.items():
                 if api_name:
                     wanted[module][api_name] = f"history.{section}.fields.{key}"
@@ -174,8 +196,10 @@ def _section(data: Mapping[str, Any], *path: str) -> dict[str, Any]:
 def load_mapping(path: Path | None = None) -> ZohoMapping:
     """Read the YAML mapping (the packaged one when *path* is None)."""
     if path is None:
-        text = resources.files("connectors.mappings").joinpath("zoho.yaml").read_text(
-            encoding="utf-8"
+        text = (
+            resources.files("connectors.mappings")
+            .joinpath("zoho.yaml")
+            .read_text(encoding="utf-8")
         )
         source = "packaged"
     else:
@@ -206,10 +230,14 @@ def load_mapping(path: Path | None = None) -> ZohoMapping:
         module=str(debtor.get("module") or "Contacts"),
         debtor=_section(data, "debtor", "fields"),
         account=_section(data, "account", "fields"),
-        default_currency=str(_section(data, "account").get("default_currency") or "USD"),
+        default_currency=str(
+            _section(data, "account").get("default_currency") or "USD"
+        ),
         calls_module=str(calls.get("module") or "Calls"),
         calls=_section(data, "history", "calls", "fields"),
-        call_outcomes={str(k): str(v) for k, v in (calls.get("outcomes") or {}).items()},
+        call_outcomes={
+            str(k): str(v) for k, v in (calls.get("outcomes") or {}).items()
+        },
         tasks_module=str(tasks.get("module") or "Tasks"),
         tasks=_section(data, "history", "tasks", "fields"),
         notes_module=str(notes.get("module") or "Notes"),
@@ -220,8 +248,10 @@ def load_mapping(path: Path | None = None) -> ZohoMapping:
         queue_where=str(queue.get("where") or "id is not null"),
         source=source,
     )
-    for section, names, table in (("debtor", mapping.REQUIRED_DEBTOR, mapping.debtor),
-                                  ("account", mapping.REQUIRED_ACCOUNT, mapping.account)):
+    for section, names, table in (
+        ("debtor", mapping.REQUIRED_DEBTOR, mapping.debtor),
+        ("account", mapping.REQUIRED_ACCOUNT, mapping.account),
+    ):
         for name in names:
             if not table.get(name):
                 raise CRMMappingError(
@@ -293,8 +323,12 @@ class ZohoConnector(Connector):
         self._env = (client_id_env, client_secret_env, refresh_token_env)
         self._retry = retry_policy or RetryPolicy()
         self._timeout_s = timeout_s
-        self._http = httpx.Client(timeout=timeout_s, transport=transport,
-                                  follow_redirects=False, trust_env=False)
+        self._http = httpx.Client(
+            timeout=timeout_s,
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,
+        )
         self._token = _Token()
         self._token_lock = threading.Lock()
         self._validated = False
@@ -322,7 +356,8 @@ class ZohoConnector(Connector):
             client_secret_env=settings.zoho_client_secret_env,
             refresh_token_env=settings.zoho_refresh_token_env,
             timeout_s=settings.crm_timeout_s,
-            retry_policy=retry_policy or RetryPolicy(max_retries=settings.crm_max_retries),
+            retry_policy=retry_policy
+            or RetryPolicy(max_retries=settings.crm_max_retries),
             transport=transport,
         )
 
@@ -347,12 +382,15 @@ class ZohoConnector(Connector):
         url = f"{self.accounts_url}/oauth/v2/token"
         started = time.perf_counter()
         try:
-            response = self._http.post(url, data={
-                "grant_type": "refresh_token",
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "refresh_token": refresh_token,
-            })
+            response = self._http.post(
+                url,
+                data={
+                    "grant_type": "refresh_token",
+                    "client_id": client_id,
+                    "client_secret": client_secret,
+                    "refresh_token": refresh_token,
+                },
+            )
         except httpx.TimeoutException as exc:
             raise CRMUnavailableError(
                 f"Zoho's accounts server ({self.accounts_url}) did not answer within "
@@ -364,8 +402,11 @@ class ZohoConnector(Connector):
                 f"Zoho's accounts server ({self.accounts_url}) cannot be reached "
                 f"({type(exc).__name__}). Check COPILOT_ZOHO_ACCOUNTS_URL."
             ) from exc
-        log.info("zoho token refresh status=%s in %.0f ms", response.status_code,
-                 (time.perf_counter() - started) * 1000)
+        log.info(
+            "zoho token refresh status=%s in %.0f ms",
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
         if response.status_code == 429 or response.status_code >= 500:
             raise CRMUnavailableError(
                 f"Zoho's accounts server answered {response.status_code} to a token "
@@ -379,8 +420,14 @@ class ZohoConnector(Connector):
                 "that is not JSON. Check COPILOT_ZOHO_ACCOUNTS_URL points at "
                 "https://accounts.zoho.<your data centre>."
             ) from exc
-        if not isinstance(body, dict) or "error" in body or not body.get("access_token"):
-            reason = body.get("error", "no access token") if isinstance(body, dict) else "?"
+        if (
+            not isinstance(body, dict)
+            or "error" in body
+            or not body.get("access_token")
+        ):
+            reason = (
+                body.get("error", "no access token") if isinstance(body, dict) else "?"
+            )
             raise CRMAuthError(
                 f"Zoho's accounts server refused the refresh token ({reason}). Generate a "
                 f"new refresh token in the API console of the same data centre as "
@@ -405,7 +452,9 @@ class ZohoConnector(Connector):
         if not self._warned_domain:
             log.warning(
                 "zoho token response names api_domain %s but COPILOT_ZOHO_API_DOMAIN is "
-                "%s; keeping the configured domain", announced, self.api_domain,
+                "%s; keeping the configured domain",
+                announced,
+                self.api_domain,
             )
             self._warned_domain = True
 
@@ -428,8 +477,9 @@ class ZohoConnector(Connector):
             headers = {"Authorization": f"Zoho-oauthtoken {value}"}
             started = time.perf_counter()
             try:
-                response = self._http.request(method, url, params=params, json=body,
-                                              headers=headers)
+                response = self._http.request(
+                    method, url, params=params, json=body, headers=headers
+                )
             except httpx.TimeoutException as exc:
                 raise CRMUnavailableError(
                     f"Zoho CRM did not answer within {self._timeout_s:g}s. Try again; if "
@@ -440,17 +490,28 @@ class ZohoConnector(Connector):
                     f"Zoho CRM at {self.api_domain} cannot be reached "
                     f"({type(exc).__name__}). Check COPILOT_ZOHO_API_DOMAIN."
                 ) from exc
-            log.debug("zoho %s %s -> %s in %.0f ms", method, path, response.status_code,
-                      (time.perf_counter() - started) * 1000)
-            if (response.status_code == 401 and attempt == 1 and token is None
-                    and current is not None
-                    and _error_code(response) in ("INVALID_TOKEN", "")):
+            log.debug(
+                "zoho %s %s -> %s in %.0f ms",
+                method,
+                path,
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
+            if (
+                response.status_code == 401
+                and attempt == 1
+                and token is None
+                and current is not None
+                and _error_code(response) in ("INVALID_TOKEN", "")
+            ):
                 current = self._refresh_after(current)
                 continue
             return self._classify(response, path, user_token=token is not None)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _classify(self, response: httpx.Response, path: str, *, user_token: bool) -> _Reply:
+    def _classify(
+        self, response: httpx.Response, path: str, *, user_token: bool
+    ) -> _Reply:
         status = response.status_code
         remaining = response.headers.get("X-RATELIMIT-REMAINING")
         if remaining is not None:
@@ -498,8 +559,10 @@ class ZohoConnector(Connector):
                 "NO_PERMISSION": "Give the integration user's profile access to that "
                 "module",
             }.get(code, f"Set {self._env[2]} to a refresh token of this data centre")
-            raise CRMAuthError(f"Zoho CRM refused the request ({status} {described}). "
-                               f"{hint}, then reload the sidebar.")
+            raise CRMAuthError(
+                f"Zoho CRM refused the request ({status} {described}). "
+                f"{hint}, then reload the sidebar."
+            )
         if status == 404:
             if code == "INVALID_URL_PATTERN":
                 raise ConnectorError(
@@ -511,8 +574,12 @@ class ZohoConnector(Connector):
             code in ("INVALID_DATA", "MANDATORY_NOT_FOUND")
             and details.get("api_name") not in (None, "id")
         ):
-            named = (details.get("column_name") or details.get("api_name")
-                     or details.get("module") or "?")
+            named = (
+                details.get("column_name")
+                or details.get("api_name")
+                or details.get("module")
+                or "?"
+            )
             raise CRMMappingError(
                 f"Zoho CRM rejected the field or module {named!r} ({described}). Fix the "
                 f"Zoho mapping ({self.mapping.source}) to use API names that exist.",
@@ -520,13 +587,18 @@ class ZohoConnector(Connector):
             )
         if code == "INVALID_DATA" and details.get("api_name") == "id":
             raise CRMNotFoundError(f"Zoho CRM has no record at {path} ({described}).")
-        raise ConnectorError(f"Zoho CRM rejected {path} ({status} {described}).",
-                             details={"code": code})
+        raise ConnectorError(
+            f"Zoho CRM rejected {path} ({status} {described}).", details={"code": code}
+        )
 
     def _request(self, operation: str, method: str, path: str, **kw: Any) -> _Reply:
         """One logical call with retries for rate limits and outages."""
-        return call_with_retries(operation, lambda: self._send(method, path, **kw),
-                                 self._retry, connector=self.name)
+        return call_with_retries(
+            operation,
+            lambda: self._send(method, path, **kw),
+            self._retry,
+            connector=self.name,
+        )
 
     # --- COQL and paging -----------------------------------------------------------
 
@@ -548,8 +620,10 @@ class ZohoConnector(Connector):
             count = min(self.coql_page_size, limit - len(rows))
             query = f"{base} limit {offset}, {count}"
             page, more = call_with_retries(
-                operation, lambda q=query: self._coql_page(q),  # type: ignore[misc]
-                self._retry, connector=self.name,
+                operation,
+                lambda q=query: self._coql_page(q),  # type: ignore[misc]
+                self._retry,
+                connector=self.name,
             )
             rows.extend(page)
             offset += len(page)
@@ -564,10 +638,14 @@ class ZohoConnector(Connector):
         per_page = min(self.mapping.notes_limit, 200)
         while len(rows) < self.mapping.notes_limit:
             reply = self._request(
-                "notes", "GET",
+                "notes",
+                "GET",
                 f"/{self.mapping.module}/{record_id}/{self.mapping.notes_module}",
-                params={"fields": "Note_Title,Note_Content,Created_Time,Owner",
-                        "page": page, "per_page": per_page},
+                params={
+                    "fields": "Note_Title,Note_Content,Created_Time,Owner",
+                    "page": page,
+                    "per_page": per_page,
+                },
             )
             if reply.body is None:
                 break
@@ -581,8 +659,9 @@ class ZohoConnector(Connector):
 
     def module_fields(self, module: str) -> dict[str, dict[str, Any]]:
         """Zoho's field metadata for *module*, keyed by API name."""
-        reply = self._request("fields", "GET", "/settings/fields",
-                              params={"module": module})
+        reply = self._request(
+            "fields", "GET", "/settings/fields", params={"module": module}
+        )
         fields = (reply.body or {}).get("fields") or []
         return {str(f.get("api_name")): f for f in fields if isinstance(f, dict)}
 
@@ -626,19 +705,26 @@ class ZohoConnector(Connector):
             self._access_token()
             problems = self.mapping_problems()
         except ConnectorError as exc:
-            return ConnectorStatus(name=self.name, ok=False, detail=exc.message,
-                                   problems=[exc.message])
+            return ConnectorStatus(
+                name=self.name, ok=False, detail=exc.message, problems=[exc.message]
+            )
         except ConfigError as exc:
-            return ConnectorStatus(name=self.name, ok=False, detail=exc.message,
-                                   problems=[exc.message])
+            return ConnectorStatus(
+                name=self.name, ok=False, detail=exc.message, problems=[exc.message]
+            )
         if problems:
-            return ConnectorStatus(name=self.name, ok=False,
-                                   detail="the Zoho mapping does not match",
-                                   problems=problems)
+            return ConnectorStatus(
+                name=self.name,
+                ok=False,
+                detail="the Zoho mapping does not match",
+                problems=problems,
+            )
         self._validated = True
-        return ConnectorStatus(name=self.name, ok=True,
-                               detail=f"Zoho CRM at {self.api_domain}, module "
-                               f"{self.mapping.module}")
+        return ConnectorStatus(
+            name=self.name,
+            ok=True,
+            detail=f"Zoho CRM at {self.api_domain}, module {self.mapping.module}",
+        )
 
     # --- reading -----------------------------------------------------------------
 
@@ -647,11 +733,18 @@ class ZohoConnector(Connector):
             self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="zoho")
         return self._pool
 
-    def _history_query(self, module: str, fields: Iterable[str | None], debtor_id: str,
-                       order_by: str | None) -> str:
+    def _history_query(
+        self,
+        module: str,
+        fields: Iterable[str | None],
+        debtor_id: str,
+        order_by: str | None,
+    ) -> str:
         columns = sorted({f for f in fields if f} | {self.mapping.idempotency_field})
-        query = (f"select {', '.join(columns[:COQL_MAX_COLUMNS])} from {module} "
-                 f"where {self.mapping.link_field} = {coql_quote(debtor_id)}")
+        query = (
+            f"select {', '.join(columns[:COQL_MAX_COLUMNS])} from {module} "
+            f"where {self.mapping.link_field} = {coql_quote(debtor_id)}"
+        )
         if order_by:
             query += f" order by {order_by} desc"
         return query
@@ -665,15 +758,18 @@ class ZohoConnector(Connector):
             )
         self.validate_mapping()
         m = self.mapping
-        calls_q = self._history_query(m.calls_module, m.calls.values(), debtor_id,
-                                      m.calls.get("at"))
-        tasks_q = self._history_query(m.tasks_module, m.tasks.values(), debtor_id,
-                                      "Modified_Time")
+        calls_q = self._history_query(
+            m.calls_module, m.calls.values(), debtor_id, m.calls.get("at")
+        )
+        tasks_q = self._history_query(
+            m.tasks_module, m.tasks.values(), debtor_id, "Modified_Time"
+        )
         started = time.perf_counter()
         pool = self._executor()
         jobs: dict[str, Future[Any]] = {
-            "record": pool.submit(self._request, "fetch_debtor", "GET",
-                                  f"/{m.module}/{debtor_id}"),
+            "record": pool.submit(
+                self._request, "fetch_debtor", "GET", f"/{m.module}/{debtor_id}"
+            ),
             "calls": pool.submit(self._coql, "calls", calls_q, limit=self.max_history),
             "tasks": pool.submit(self._coql, "tasks", tasks_q, limit=self.max_history),
             "notes": pool.submit(self._related_notes, debtor_id),
@@ -691,13 +787,23 @@ class ZohoConnector(Connector):
         calls = _result(jobs["calls"], others=jobs.values())
         tasks = _result(jobs["tasks"], others=jobs.values())
         notes = _result(jobs["notes"], others=jobs.values())
-        log.info("zoho fetch_context %s: %d calls, %d tasks, %d notes in %.0f ms",
-                 debtor_id, len(calls), len(tasks), len(notes),
-                 (time.perf_counter() - started) * 1000)
+        log.info(
+            "zoho fetch_context %s: %d calls, %d tasks, %d notes in %.0f ms",
+            debtor_id,
+            len(calls),
+            len(tasks),
+            len(notes),
+            (time.perf_counter() - started) * 1000,
+        )
         return self._context(record, calls, tasks, notes)
 
-    def _context(self, record: dict[str, Any], calls: list[dict[str, Any]],
-                 tasks: list[dict[str, Any]], notes: list[dict[str, Any]]) -> DebtorContext:
+    def _context(
+        self,
+        record: dict[str, Any],
+        calls: list[dict[str, Any]],
+        tasks: list[dict[str, Any]],
+        notes: list[dict[str, Any]],
+    ) -> DebtorContext:
         debtor = self._debtor(record)
         account = self._account(record)
         attempts = [a for a in (self._call_attempt(c) for c in calls) if a]
@@ -726,8 +832,9 @@ class ZohoConnector(Connector):
         name = _text(g("name")) or " ".join(
             p for p in (_text(g("first_name")), _text(g("last_name"))) if p
         )
-        jurisdiction = _jurisdiction(g("jurisdiction"), record_id,
-                                     self.mapping.debtor.get("jurisdiction"))
+        jurisdiction = _jurisdiction(
+            g("jurisdiction"), record_id, self.mapping.debtor.get("jurisdiction")
+        )
         zone = _text(g("timezone"))
         if not zone:
             zone = _DEFAULT_ZONES[jurisdiction]
@@ -763,7 +870,9 @@ class ZohoConnector(Connector):
                 "Fix the record, or the Zoho mapping if it reads the wrong fields."
             ) from exc
 
-    def _money(self, record: Mapping[str, Any], name: str, currency: str) -> Money | None:
+    def _money(
+        self, record: Mapping[str, Any], name: str, currency: str
+    ) -> Money | None:
         amount = _decimal(self._get(record, "account", name))
         return None if amount is None else Money(amount=amount, currency=currency)
 
@@ -788,9 +897,10 @@ class ZohoConnector(Connector):
             )
         fees = tuple(
             Fee(kind=kind, amount=money)
-            for kind, money in (("late_fee", self._money(record, "late_fees", currency)),
-                                ("collection_fee",
-                                 self._money(record, "collection_fees", currency)))
+            for kind, money in (
+                ("late_fee", self._money(record, "late_fees", currency)),
+                ("collection_fee", self._money(record, "collection_fees", currency)),
+            )
             if money is not None and money.amount > 0
         )
         plan = None
@@ -798,13 +908,15 @@ class ZohoConnector(Connector):
         if instalment is not None and instalment.amount > 0:
             plan = PaymentPlan(
                 instalment=instalment,
-                frequency=_choice(g("plan_frequency"), ("weekly", "biweekly", "monthly"),
-                                  "monthly"),
+                frequency=_choice(
+                    g("plan_frequency"), ("weekly", "biweekly", "monthly"), "monthly"
+                ),
                 next_due=_date(g("plan_next_due")),
                 instalments_total=max(_int(g("plan_instalments_total")) or 1, 1),
                 instalments_paid=max(_int(g("plan_instalments_paid")) or 0, 0),
-                status=_choice(g("plan_status"), ("active", "broken", "completed"),
-                               "active"),
+                status=_choice(
+                    g("plan_status"), ("active", "broken", "completed"), "active"
+                ),
                 missed_instalments=max(_int(g("plan_missed_instalments")) or 0, 0),
             )
         return Account(
@@ -824,29 +936,38 @@ class ZohoConnector(Connector):
             reference=_text(g("reference")) or "",
         )
 
-    def _promises(self, record: dict[str, Any], currency: str) -> tuple[PromiseToPay, ...]:
+    def _promises(
+        self, record: dict[str, Any], currency: str
+    ) -> tuple[PromiseToPay, ...]:
         amount = self._money(record, "promise_amount", currency)
         due = _date(self._get(record, "account", "promise_due"))
         if amount is None or due is None:
             return ()
-        made = (_moment(self._get(record, "account", "promise_made_at"))
-                or _moment(record.get("Modified_Time")) or datetime.now(UTC))
-        status = _choice(self._get(record, "account", "promise_status"),
-                         ("pending", "kept", "broken"), "pending")
-        return (PromiseToPay(amount=amount, due=due, made_at=made,
-                             status=status),)
+        made = (
+            _moment(self._get(record, "account", "promise_made_at"))
+            or _moment(record.get("Modified_Time"))
+            or datetime.now(UTC)
+        )
+        status = _choice(
+            self._get(record, "account", "promise_status"),
+            ("pending", "kept", "broken"),
+            "pending",
+        )
+        return (PromiseToPay(amount=amount, due=due, made_at=made, status=status),)
 
     def _disputes(self, record: dict[str, Any], disputed: bool) -> tuple[Dispute, ...]:
         if not disputed:
             return ()
         opened = _date(self._get(record, "debtor", "dispute_opened_on"))
         sent = _date(self._get(record, "debtor", "verification_sent_on"))
-        return (Dispute(
-            opened_at=opened or sent or datetime.now(UTC).date(),
-            reason=_text(self._get(record, "debtor", "dispute_reason")) or "",
-            status="verified" if sent else "open",
-            verification_sent_at=sent,
-        ),)
+        return (
+            Dispute(
+                opened_at=opened or sent or datetime.now(UTC).date(),
+                reason=_text(self._get(record, "debtor", "dispute_reason")) or "",
+                status="verified" if sent else "open",
+                verification_sent_at=sent,
+            ),
+        )
 
     def _payments(self, record: dict[str, Any], currency: str) -> tuple[Payment, ...]:
         amount = self._money(record, "last_payment_amount", currency)
@@ -867,13 +988,21 @@ class ZohoConnector(Connector):
         outcome = self.mapping.call_outcomes.get(result, "conversation")
         if kind == "missed":
             outcome = "no_answer"
-        if outcome not in ("no_answer", "voicemail", "conversation", "delivered", "failed"):
+        if outcome not in (
+            "no_answer",
+            "voicemail",
+            "conversation",
+            "delivered",
+            "failed",
+        ):
             outcome = "conversation"
         return ContactAttempt(
-            at=at, channel="call",
+            at=at,
+            channel="call",
             direction="outbound" if kind == "outbound" else "inbound",
             outcome=outcome,
-            agent=_owner(g("owner")), summary=_text(g("subject")) or "",
+            agent=_owner(g("owner")),
+            summary=_text(g("subject")) or "",
         )
 
     def _task_attempt(self, task: dict[str, Any]) -> ContactAttempt | None:
@@ -886,9 +1015,14 @@ class ZohoConnector(Connector):
         at = _moment(g("at")) or _moment(task.get("Created_Time"))
         if at is None:
             return None
-        return ContactAttempt(at=at, channel=channel,
-                              direction="outbound", outcome="delivered",
-                              agent=_owner(g("owner")), summary=_text(g("subject")) or "")
+        return ContactAttempt(
+            at=at,
+            channel=channel,
+            direction="outbound",
+            outcome="delivered",
+            agent=_owner(g("owner")),
+            summary=_text(g("subject")) or "",
+        )
 
     def _note(self, note: dict[str, Any]) -> Note | None:
         at = _moment(note.get("Created_Time"))
@@ -896,10 +1030,11 @@ class ZohoConnector(Connector):
         if at is None or not text:
             return None
         title = (_text(note.get("Note_Title")) or "").lower()
-        kind = next((k for k in ("hardship", "dispute", "legal", "call") if k in title),
-                    "general")
-        return Note(at=at, author=_owner(note.get("Owner")), text=text,
-                    kind=kind)
+        kind = next(
+            (k for k in ("hardship", "dispute", "legal", "call") if k in title),
+            "general",
+        )
+        return Note(at=at, author=_owner(note.get("Owner")), text=text, kind=kind)
 
     # --- lists -------------------------------------------------------------------
 
@@ -910,17 +1045,27 @@ class ZohoConnector(Connector):
             balance = self._money(record, "balance", currency)
             due = _date(self._get(record, "account", "due_date"))
         except (CRMMappingError, ValueError) as exc:
-            log.warning("zoho record %s skipped in a list: %s", record.get("id"),
-                        type(exc).__name__)
+            log.warning(
+                "zoho record %s skipped in a list: %s",
+                record.get("id"),
+                type(exc).__name__,
+            )
             return None
         if balance is None or due is None:
             return None
-        priority = _decimal(record.get(self.mapping.priority_field or "")) if (
-            self.mapping.priority_field) else None
+        priority = (
+            _decimal(record.get(self.mapping.priority_field or ""))
+            if (self.mapping.priority_field)
+            else None
+        )
         flags = debtor.flags()
         return DebtorSummary(
-            id=debtor.id, name=debtor.name, jurisdiction=debtor.jurisdiction,
-            language=debtor.language, balance=balance, due_date=due,
+            id=debtor.id,
+            name=debtor.name,
+            jurisdiction=debtor.jurisdiction,
+            language=debtor.language,
+            balance=balance,
+            due_date=due,
             flags=tuple(flags),
             priority=float(priority) if priority is not None else float(-rank),
             reason=f"{balance.format(debtor.language)} due {due.isoformat()}",
@@ -928,10 +1073,23 @@ class ZohoConnector(Connector):
 
     def _summary_columns(self) -> list[str]:
         m = self.mapping
-        names = [m.debtor.get(k) for k in (
-            "name", "first_name", "last_name", "jurisdiction", "language", "timezone",
-            "cease_requested", "attorney_represented", "disputed",
-            "employer_prohibits_contact", "hardship", "opted_out_channels")]
+        names = [
+            m.debtor.get(k)
+            for k in (
+                "name",
+                "first_name",
+                "last_name",
+                "jurisdiction",
+                "language",
+                "timezone",
+                "cease_requested",
+                "attorney_represented",
+                "disputed",
+                "employer_prohibits_contact",
+                "hardship",
+                "opted_out_channels",
+            )
+        ]
         names += [m.account.get(k) for k in ("balance", "currency", "due_date")]
         names.append(m.priority_field)
         return sorted({n for n in names if n})[:COQL_MAX_COLUMNS]
@@ -944,9 +1102,12 @@ class ZohoConnector(Connector):
         self.validate_mapping()
         limit = max(1, min(limit, 200))
         if _ID_PATTERN.match(text) and len(text) >= 12:
-            rows = self._coql("search", f"select {', '.join(self._summary_columns())} "
-                              f"from {self.mapping.module} where id = {coql_quote(text)}",
-                              limit=1)
+            rows = self._coql(
+                "search",
+                f"select {', '.join(self._summary_columns())} "
+                f"from {self.mapping.module} where id = {coql_quote(text)}",
+                limit=1,
+            )
         else:
             params: dict[str, Any] = {"page": 1, "per_page": limit}
             email_field = self.mapping.debtor.get("email")
@@ -956,8 +1117,9 @@ class ZohoConnector(Connector):
                 params["phone"] = text
             else:
                 params["word"] = text
-            reply = self._request("search", "GET", f"/{self.mapping.module}/search",
-                                  params=params)
+            reply = self._request(
+                "search", "GET", f"/{self.mapping.module}/search", params=params
+            )
             rows = list((reply.body or {}).get("data") or [])
         found = [self._summary(r, i) for i, r in enumerate(rows[:limit])]
         return [s for s in found if s]
@@ -967,8 +1129,10 @@ class ZohoConnector(Connector):
         self.validate_mapping()
         limit = max(1, min(limit, 2000))
         m = self.mapping
-        query = (f"select {', '.join(self._summary_columns())} from {m.module} "
-                 f"where {m.queue_where}")
+        query = (
+            f"select {', '.join(self._summary_columns())} from {m.module} "
+            f"where {m.queue_where}"
+        )
         if m.priority_field:
             query += f" order by {m.priority_field} desc"
         rows = self._coql("work_queue", query, limit=limit)
@@ -1004,23 +1168,35 @@ class ZohoConnector(Connector):
             return {
                 "Note_Title": activity.subject[:120],
                 "Note_Content": f"{activity.body}\n\n"
-                                + KEY_MARKER.format(key=activity.idempotency_key),
-                "Parent_Id": {"module": {"api_name": m.module},
-                              "id": activity.debtor_id},
+                + KEY_MARKER.format(key=activity.idempotency_key),
+                "Parent_Id": {
+                    "module": {"api_name": m.module},
+                    "id": activity.debtor_id,
+                },
             }
-        record: dict[str, Any] = {"Subject": activity.subject[:255],
-                                  "Description": activity.body,
-                                  m.idempotency_field: activity.idempotency_key}
+        record: dict[str, Any] = {
+            "Subject": activity.subject[:255],
+            "Description": activity.body,
+            m.idempotency_field: activity.idempotency_key,
+        }
         record.update(self._link(activity.debtor_id))
         if module == m.calls_module:
-            record.update({
-                "Call_Type": "Outbound",
-                "Call_Start_Time": activity.occurred_at.isoformat(timespec="seconds"),
-                "Call_Duration": "00:00",
-            })
+            record.update(
+                {
+                    "Call_Type": "Outbound",
+                    "Call_Start_Time": activity.occurred_at.isoformat(
+                        timespec="seconds"
+                    ),
+                    "Call_Duration": "00:00",
+                }
+            )
         else:
-            record.update({"Status": m.task_status,
-                           "Due_Date": activity.occurred_at.date().isoformat()})
+            record.update(
+                {
+                    "Status": m.task_status,
+                    "Due_Date": activity.occurred_at.date().isoformat(),
+                }
+            )
             channel_field = m.tasks.get("channel")
             if channel_field:
                 record[channel_field] = activity.kind
@@ -1029,10 +1205,14 @@ class ZohoConnector(Connector):
     def _write_once(self, module: str, activity: Activity) -> WriteResult:
         existing = self._find_existing(module, activity)
         if existing:
-            return WriteResult(activity_id=existing, created=False,
-                               url=self._record_url(module, existing))
-        reply = self._send("POST", f"/{module}",
-                           body={"data": [self._payload(module, activity)]})
+            return WriteResult(
+                activity_id=existing,
+                created=False,
+                url=self._record_url(module, existing),
+            )
+        reply = self._send(
+            "POST", f"/{module}", body={"data": [self._payload(module, activity)]}
+        )
         results = (reply.body or {}).get("data") or []
         first = results[0] if results and isinstance(results[0], dict) else {}
         if first.get("status") != "success":
@@ -1047,11 +1227,14 @@ class ZohoConnector(Connector):
                     f"({first.get('message', '')}). Check that field on {module} "
                     "(type, mandatory, API name) against the Zoho mapping."
                 )
-            raise ConnectorError(f"Zoho CRM did not create the {module} record "
-                                 f"({code}: {first.get('message', '')}).")
+            raise ConnectorError(
+                f"Zoho CRM did not create the {module} record "
+                f"({code}: {first.get('message', '')})."
+            )
         new_id = str((first.get("details") or {}).get("id"))
-        return WriteResult(activity_id=new_id, created=True,
-                           url=self._record_url(module, new_id))
+        return WriteResult(
+            activity_id=new_id, created=True, url=self._record_url(module, new_id)
+        )
 
     def write_activity(self, activity: Activity) -> WriteResult:
         """Create a Task, Call or Note for the debtor unless its key was written before."""
@@ -1061,15 +1244,24 @@ class ZohoConnector(Connector):
             )
         self.validate_mapping()
         m = self.mapping
-        module = {"call": m.calls_module, "note": m.notes_module}.get(activity.kind,
-                                                                        m.tasks_module)
+        module = {"call": m.calls_module, "note": m.notes_module}.get(
+            activity.kind, m.tasks_module
+        )
         # The lookup runs again on every retry: a create whose answer was lost must be
         # found, not repeated.
-        result = call_with_retries(f"write_{activity.kind}",
-                                   lambda: self._write_once(module, activity),
-                                   self._retry, connector=self.name)
-        log.info("zoho write %s %s for debtor %s created=%s", activity.kind,
-                 result.activity_id, activity.debtor_id, result.created)
+        result = call_with_retries(
+            f"write_{activity.kind}",
+            lambda: self._write_once(module, activity),
+            self._retry,
+            connector=self.name,
+        )
+        log.info(
+            "zoho write %s %s for debtor %s created=%s",
+            activity.kind,
+            result.activity_id,
+            activity.debtor_id,
+            result.created,
+        )
         return result
 
     def _record_url(self, module: str, record_id: str) -> str | None:
@@ -1089,9 +1281,11 @@ class ZohoConnector(Connector):
 
     def identify(self, oauth_token: str) -> dict[str, str]:
         """Who owns *oauth_token* in Zoho: user id, email, name and org id."""
+
         def once() -> dict[str, str]:
-            users = self._send("GET", "/users", params={"type": "CurrentUser"},
-                               token=oauth_token)
+            users = self._send(
+                "GET", "/users", params={"type": "CurrentUser"}, token=oauth_token
+            )
             org = self._send("GET", "/org", token=oauth_token)
             listed = (users.body or {}).get("users") or []
             if not listed or not isinstance(listed[0], dict):
@@ -1104,6 +1298,7 @@ class ZohoConnector(Connector):
                 "status": str(user.get("status") or ""),
                 "org_id": _org_from(org.body),
             }
+
         return call_with_retries("identify", once, self._retry, connector=self.name)
 
     def close(self) -> None:
@@ -1207,8 +1402,11 @@ def _choice(value: Any, allowed: tuple[str, ...], default: str) -> str:
 
 def _language(value: Any) -> str:
     text = (_text(value) or "").lower()
-    return "es" if text in ("es", "spanish", "español", "espanol") or text.startswith(
-        "es") else "en"
+    return (
+        "es"
+        if text in ("es", "spanish", "español", "espanol") or text.startswith("es")
+        else "en"
+    )
 
 
 def _jurisdiction(value: Any, record_id: str, field_name: str | None) -> str:
@@ -1224,8 +1422,9 @@ def _jurisdiction(value: Any, record_id: str, field_name: str | None) -> str:
 
 
 def _channels(value: Any) -> tuple[str, ...]:
-    items = value if isinstance(value, list) else (
-        str(value).split(";") if value else [])
+    items = (
+        value if isinstance(value, list) else (str(value).split(";") if value else [])
+    )
     found = []
     for item in items:
         channel = _CHANNEL_WORDS.get(str(item).strip().lower())
@@ -1244,4 +1443,3 @@ def _hours(value: Any) -> HourWindow | None:
         return HourWindow(start=dtime(h1, m1), end=dtime(h2, m2))
     except ValueError:
         return None
-

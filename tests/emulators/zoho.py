@@ -40,76 +40,166 @@ OTHER_ORG_ID = "60099999999"
 # --- seed data ---------------------------------------------------------------------
 
 _TEXT, _BOOL, _DATE, _DT, _CUR, _INT, _DEC = (
-    "text", "boolean", "date", "datetime", "currency", "integer", "double",
+    "text",
+    "boolean",
+    "date",
+    "datetime",
+    "currency",
+    "integer",
+    "double",
 )
 _JSON_TYPES = {
-    "text": "string", "email": "string", "phone": "string", "textarea": "string",
-    "picklist": "string", "boolean": "boolean", "date": "string", "datetime": "string",
-    "currency": "double", "integer": "integer", "double": "double",
-    "multiselectpicklist": "jsonarray", "lookup": "jsonobject",
-    "ownerlookup": "jsonobject", "bigint": "string",
+    "text": "string",
+    "email": "string",
+    "phone": "string",
+    "textarea": "string",
+    "picklist": "string",
+    "boolean": "boolean",
+    "date": "string",
+    "datetime": "string",
+    "currency": "double",
+    "integer": "integer",
+    "double": "double",
+    "multiselectpicklist": "jsonarray",
+    "lookup": "jsonobject",
+    "ownerlookup": "jsonobject",
+    "bigint": "string",
 }
 
 CONTACT_FIELDS: dict[str, str] = {
-    "First_Name": _TEXT, "Last_Name": _TEXT, "Full_Name": _TEXT, "Email": "email",
-    "Secondary_Email": "email", "Phone": "phone", "Mobile": "phone",
-    "Mailing_Street": _TEXT, "Mailing_City": _TEXT, "Owner": "ownerlookup",
-    "Created_Time": _DT, "Modified_Time": _DT,
+    "First_Name": _TEXT,
+    "Last_Name": _TEXT,
+    "Full_Name": _TEXT,
+    "Email": "email",
+    "Secondary_Email": "email",
+    "Phone": "phone",
+    "Mobile": "phone",
+    "Mailing_Street": _TEXT,
+    "Mailing_City": _TEXT,
+    "Owner": "ownerlookup",
+    "Created_Time": _DT,
+    "Modified_Time": _DT,
     # custom fields of a collections org
-    "Employer": _TEXT, "Debtor_Time_Zone": "picklist", "Preferred_Language": "picklist",
-    "Jurisdiction": "picklist", "Attorney_Represented": _BOOL, "Attorney_Name": _TEXT,
-    "Cease_Requested": _BOOL, "Disputed": _BOOL, "Dispute_Reason": "textarea",
-    "Dispute_Opened_On": _DATE, "Verification_Sent_On": _DATE,
-    "Employer_Prohibits_Contact": _BOOL, "Opted_Out_Channels": "multiselectpicklist",
-    "Authorized_Channels": "multiselectpicklist", "Preferred_Hours": _TEXT,
-    "Hardship": _BOOL, "Account_Number": _TEXT, "Creditor": _TEXT,
-    "Product_Type": "picklist", "Original_Amount": _CUR, "Balance": _CUR,
-    "Currency": "picklist", "Due_Date": _DATE, "Delinquent_Since": _DATE,
-    "Late_Fees": _CUR, "Collection_Fees": _CUR, "Plan_Instalment": _CUR,
-    "Plan_Frequency": "picklist", "Plan_Next_Due": _DATE,
-    "Plan_Instalments_Total": _INT, "Plan_Instalments_Paid": _INT,
-    "Plan_Status": "picklist", "Plan_Missed_Instalments": _INT, "Time_Barred": _BOOL,
-    "Legal_Action_Intended": _BOOL, "Legal_Process_Open": _BOOL,
-    "Negative_Report_Notice_On": _DATE, "Promise_Amount": _CUR, "Promise_Due": _DATE,
-    "Promise_Made_At": _DT, "Promise_Status": "picklist", "Last_Payment_Amount": _CUR,
-    "Last_Payment_On": _DATE, "Priority_Score": _DEC,
+    "Employer": _TEXT,
+    "Debtor_Time_Zone": "picklist",
+    "Preferred_Language": "picklist",
+    "Jurisdiction": "picklist",
+    "Attorney_Represented": _BOOL,
+    "Attorney_Name": _TEXT,
+    "Cease_Requested": _BOOL,
+    "Disputed": _BOOL,
+    "Dispute_Reason": "textarea",
+    "Dispute_Opened_On": _DATE,
+    "Verification_Sent_On": _DATE,
+    "Employer_Prohibits_Contact": _BOOL,
+    "Opted_Out_Channels": "multiselectpicklist",
+    "Authorized_Channels": "multiselectpicklist",
+    "Preferred_Hours": _TEXT,
+    "Hardship": _BOOL,
+    "Account_Number": _TEXT,
+    "Creditor": _TEXT,
+    "Product_Type": "picklist",
+    "Original_Amount": _CUR,
+    "Balance": _CUR,
+    "Currency": "picklist",
+    "Due_Date": _DATE,
+    "Delinquent_Since": _DATE,
+    "Late_Fees": _CUR,
+    "Collection_Fees": _CUR,
+    "Plan_Instalment": _CUR,
+    "Plan_Frequency": "picklist",
+    "Plan_Next_Due": _DATE,
+    "Plan_Instalments_Total": _INT,
+    "Plan_Instalments_Paid": _INT,
+    "Plan_Status": "picklist",
+    "Plan_Missed_Instalments": _INT,
+    "Time_Barred": _BOOL,
+    "Legal_Action_Intended": _BOOL,
+    "Legal_Process_Open": _BOOL,
+    "Negative_Report_Notice_On": _DATE,
+    "Promise_Amount": _CUR,
+    "Promise_Due": _DATE,
+    "Promise_Made_At": _DT,
+    "Promise_Status": "picklist",
+    "Last_Payment_Amount": _CUR,
+    "Last_Payment_On": _DATE,
+    "Priority_Score": _DEC,
 }
 CALL_FIELDS: dict[str, str] = {
-    "Subject": _TEXT, "Call_Type": "picklist", "Call_Start_Time": _DT,
-    "Call_Duration": _TEXT, "Call_Result": "picklist", "Description": "textarea",
-    "Who_Id": "lookup", "What_Id": "lookup", "Owner": "ownerlookup",
-    "Created_Time": _DT, "Modified_Time": _DT, "Copilot_Key": _TEXT,
+    "Subject": _TEXT,
+    "Call_Type": "picklist",
+    "Call_Start_Time": _DT,
+    "Call_Duration": _TEXT,
+    "Call_Result": "picklist",
+    "Description": "textarea",
+    "Who_Id": "lookup",
+    "What_Id": "lookup",
+    "Owner": "ownerlookup",
+    "Created_Time": _DT,
+    "Modified_Time": _DT,
+    "Copilot_Key": _TEXT,
 }
 TASK_FIELDS: dict[str, str] = {
-    "Subject": _TEXT, "Due_Date": _DATE, "Status": "picklist", "Description": "textarea",
-    "Who_Id": "lookup", "What_Id": "lookup", "Owner": "ownerlookup",
-    "Closed_Time": _DT, "Created_Time": _DT, "Modified_Time": _DT,
-    "Copilot_Key": _TEXT, "Copilot_Channel": "picklist",
+    "Subject": _TEXT,
+    "Due_Date": _DATE,
+    "Status": "picklist",
+    "Description": "textarea",
+    "Who_Id": "lookup",
+    "What_Id": "lookup",
+    "Owner": "ownerlookup",
+    "Closed_Time": _DT,
+    "Created_Time": _DT,
+    "Modified_Time": _DT,
+    "Copilot_Key": _TEXT,
+    "Copilot_Channel": "picklist",
 }
 NOTE_FIELDS: dict[str, str] = {
-    "Note_Title": _TEXT, "Note_Content": "textarea", "Parent_Id": "lookup",
-    "Owner": "ownerlookup", "Created_Time": _DT, "Modified_Time": _DT,
+    "Note_Title": _TEXT,
+    "Note_Content": "textarea",
+    "Parent_Id": "lookup",
+    "Owner": "ownerlookup",
+    "Created_Time": _DT,
+    "Modified_Time": _DT,
 }
 MANDATORY = {
     "Calls": ("Subject", "Call_Type", "Call_Start_Time", "Call_Duration"),
     "Tasks": ("Subject",),
     "Notes": ("Note_Content", "Parent_Id"),
 }
-SYSTEM_FIELDS = {"id", "Created_Time", "Modified_Time", "Created_By", "Modified_By",
-                 "Closed_Time", "$se_module", "Owner", "Full_Name"}
+SYSTEM_FIELDS = {
+    "id",
+    "Created_Time",
+    "Modified_Time",
+    "Created_By",
+    "Modified_By",
+    "Closed_Time",
+    "$se_module",
+    "Owner",
+    "Full_Name",
+}
 
 AGENT = {"name": "Ana Torres", "id": "5725767000000301001", "email": "ana@example.com"}
-ADMIN = {"name": "Integration User", "id": "5725767000000301002",
-         "email": "crm-admin@example.com"}
+ADMIN = {
+    "name": "Integration User",
+    "id": "5725767000000301002",
+    "email": "crm-admin@example.com",
+}
 
 
 def _contact(rid: str, **values: Any) -> dict[str, Any]:
     record = {name: None for name in CONTACT_FIELDS}
-    record.update({"id": rid, "Owner": dict(AGENT), "Created_Time":
-                   "2026-06-01T09:00:00-05:00", "Modified_Time": "2026-11-28T10:00:00-05:00"})
+    record.update(
+        {
+            "id": rid,
+            "Owner": dict(AGENT),
+            "Created_Time": "2026-06-01T09:00:00-05:00",
+            "Modified_Time": "2026-11-28T10:00:00-05:00",
+        }
+    )
     record.update(values)
     record["Full_Name"] = " ".join(
-        p for p in (record.get("First_Name"), record.get("Last_Name")) if p)
+        p for p in (record.get("First_Name"), record.get("Last_Name")) if p
+    )
     return record
 
 
@@ -117,94 +207,206 @@ def seed() -> dict[str, dict[str, dict[str, Any]]]:
     """A handful of US and CO debtors, shaped like the demo CRM's."""
     contacts = [
         _contact(
-            "5725767000000412001", First_Name="María Fernanda", Last_Name="López",
-            Email="mf.lopez@example.co", Mobile="+57 300 555 0101",
-            Debtor_Time_Zone="America/Bogota", Preferred_Language="Spanish",
-            Jurisdiction="CO", Employer="Textiles Andinos", Hardship=True,
-            Opted_Out_Channels=["Email"], Authorized_Channels=["SMS", "Phone"],
-            Preferred_Hours="09:00-12:00", Account_Number="CO-88231",
-            Creditor="Banco Ejemplo", Product_Type="Credit card",
-            Original_Amount=Decimal("1500000"), Balance=Decimal("1250000"),
-            Currency="COP", Due_Date="2026-09-15", Delinquent_Since="2026-09-16",
-            Late_Fees=Decimal("45000"), Promise_Amount=Decimal("300000"),
-            Promise_Due="2026-12-05", Promise_Made_At="2026-11-20T10:15:00-05:00",
-            Promise_Status="Pending", Last_Payment_Amount=Decimal("100000"),
-            Last_Payment_On="2026-10-30", Priority_Score=Decimal("87.5"),
+            "5725767000000412001",
+            First_Name="María Fernanda",
+            Last_Name="López",
+            Email="mf.lopez@example.co",
+            Mobile="+57 300 555 0101",
+            Debtor_Time_Zone="America/Bogota",
+            Preferred_Language="Spanish",
+            Jurisdiction="CO",
+            Employer="Textiles Andinos",
+            Hardship=True,
+            Opted_Out_Channels=["Email"],
+            Authorized_Channels=["SMS", "Phone"],
+            Preferred_Hours="09:00-12:00",
+            Account_Number="CO-88231",
+            Creditor="Banco Ejemplo",
+            Product_Type="Credit card",
+            Original_Amount=Decimal("1500000"),
+            Balance=Decimal("1250000"),
+            Currency="COP",
+            Due_Date="2026-09-15",
+            Delinquent_Since="2026-09-16",
+            Late_Fees=Decimal("45000"),
+            Promise_Amount=Decimal("300000"),
+            Promise_Due="2026-12-05",
+            Promise_Made_At="2026-11-20T10:15:00-05:00",
+            Promise_Status="Pending",
+            Last_Payment_Amount=Decimal("100000"),
+            Last_Payment_On="2026-10-30",
+            Priority_Score=Decimal("87.5"),
         ),
         _contact(
-            "5725767000000412002", First_Name="James", Last_Name="Carter",
-            Email="jcarter@example.com", Secondary_Email="james.carter@work.example",
-            Phone="+1 312 555 0142", Debtor_Time_Zone="America/Chicago",
-            Preferred_Language="English", Jurisdiction="US", Employer="Midwest Freight",
-            Employer_Prohibits_Contact=True, Account_Number="US-10442",
-            Creditor="Example Auto Finance", Product_Type="Auto loan",
-            Original_Amount=Decimal("5400.00"), Balance=Decimal("1240.50"),
-            Currency="USD", Due_Date="2026-10-01", Plan_Instalment=Decimal("155.00"),
-            Plan_Frequency="Monthly", Plan_Next_Due="2026-12-10",
-            Plan_Instalments_Total=8, Plan_Instalments_Paid=2, Plan_Status="Active",
+            "5725767000000412002",
+            First_Name="James",
+            Last_Name="Carter",
+            Email="jcarter@example.com",
+            Secondary_Email="james.carter@work.example",
+            Phone="+1 312 555 0142",
+            Debtor_Time_Zone="America/Chicago",
+            Preferred_Language="English",
+            Jurisdiction="US",
+            Employer="Midwest Freight",
+            Employer_Prohibits_Contact=True,
+            Account_Number="US-10442",
+            Creditor="Example Auto Finance",
+            Product_Type="Auto loan",
+            Original_Amount=Decimal("5400.00"),
+            Balance=Decimal("1240.50"),
+            Currency="USD",
+            Due_Date="2026-10-01",
+            Plan_Instalment=Decimal("155.00"),
+            Plan_Frequency="Monthly",
+            Plan_Next_Due="2026-12-10",
+            Plan_Instalments_Total=8,
+            Plan_Instalments_Paid=2,
+            Plan_Status="Active",
             Priority_Score=Decimal("64"),
         ),
         _contact(
-            "5725767000000412003", First_Name="Linda", Last_Name="Nguyen",
-            Email="linda.nguyen@example.com", Phone="+1 415 555 0199",
-            Debtor_Time_Zone="America/Los_Angeles", Preferred_Language="en",
-            Jurisdiction="United States", Attorney_Represented=True,
-            Attorney_Name="Saul Counsel LLP", Account_Number="US-20991",
-            Creditor="Example Bank", Product_Type="Personal loan",
-            Balance=Decimal("3890.10"), Currency="USD", Due_Date="2026-07-20",
-            Legal_Action_Intended=True, Priority_Score=Decimal("91"),
+            "5725767000000412003",
+            First_Name="Linda",
+            Last_Name="Nguyen",
+            Email="linda.nguyen@example.com",
+            Phone="+1 415 555 0199",
+            Debtor_Time_Zone="America/Los_Angeles",
+            Preferred_Language="en",
+            Jurisdiction="United States",
+            Attorney_Represented=True,
+            Attorney_Name="Saul Counsel LLP",
+            Account_Number="US-20991",
+            Creditor="Example Bank",
+            Product_Type="Personal loan",
+            Balance=Decimal("3890.10"),
+            Currency="USD",
+            Due_Date="2026-07-20",
+            Legal_Action_Intended=True,
+            Priority_Score=Decimal("91"),
         ),
         _contact(
-            "5725767000000412004", First_Name="Andrés", Last_Name="Gómez",
-            Email="andres.gomez@example.co", Mobile="+57 310 555 0177",
-            Debtor_Time_Zone="America/Bogota", Preferred_Language="es",
-            Jurisdiction="Colombia", Disputed=True, Dispute_Reason="No reconoce la deuda",
-            Dispute_Opened_On="2026-11-02", Verification_Sent_On="2026-11-10",
-            Account_Number="CO-90112", Creditor="Telco Ejemplo",
-            Balance=Decimal("480000"), Currency="COP", Due_Date="2026-08-30",
-            Time_Barred=False, Priority_Score=Decimal("40"),
+            "5725767000000412004",
+            First_Name="Andrés",
+            Last_Name="Gómez",
+            Email="andres.gomez@example.co",
+            Mobile="+57 310 555 0177",
+            Debtor_Time_Zone="America/Bogota",
+            Preferred_Language="es",
+            Jurisdiction="Colombia",
+            Disputed=True,
+            Dispute_Reason="No reconoce la deuda",
+            Dispute_Opened_On="2026-11-02",
+            Verification_Sent_On="2026-11-10",
+            Account_Number="CO-90112",
+            Creditor="Telco Ejemplo",
+            Balance=Decimal("480000"),
+            Currency="COP",
+            Due_Date="2026-08-30",
+            Time_Barred=False,
+            Priority_Score=Decimal("40"),
         ),
         _contact(
-            "5725767000000412005", First_Name="Robert", Last_Name="Miles",
-            Email="rmiles@example.com", Phone="+1 212 555 0100",
-            Debtor_Time_Zone="America/New_York", Preferred_Language="English",
-            Jurisdiction="US", Cease_Requested=True, Account_Number="US-30007",
-            Creditor="Example Bank", Balance=Decimal("0"), Currency="USD",
-            Due_Date="2026-05-01", Priority_Score=Decimal("5"),
+            "5725767000000412005",
+            First_Name="Robert",
+            Last_Name="Miles",
+            Email="rmiles@example.com",
+            Phone="+1 212 555 0100",
+            Debtor_Time_Zone="America/New_York",
+            Preferred_Language="English",
+            Jurisdiction="US",
+            Cease_Requested=True,
+            Account_Number="US-30007",
+            Creditor="Example Bank",
+            Balance=Decimal("0"),
+            Currency="USD",
+            Due_Date="2026-05-01",
+            Priority_Score=Decimal("5"),
         ),
-        _contact("5725767000000412006", First_Name="Pat", Last_Name="Supplier",
-                 Email="pat@vendor.example"),
+        _contact(
+            "5725767000000412006",
+            First_Name="Pat",
+            Last_Name="Supplier",
+            Email="pat@vendor.example",
+        ),
     ]
     known = contacts[0]["id"]
     calls = [
-        _activity("Calls", "5725767000000521001", known, Subject="Reminder call",
-                  Call_Type="Outbound", Call_Start_Time="2026-11-18T09:30:00-05:00",
-                  Call_Duration="00:00", Call_Result="No response/Busy"),
-        _activity("Calls", "5725767000000521002", known, Subject="Promise to pay",
-                  Call_Type="Outbound", Call_Start_Time="2026-11-20T10:15:00-05:00",
-                  Call_Duration="06:12", Call_Result="Interested",
-                  Description="Promised 300.000 COP on 5 Dec."),
-        _activity("Calls", "5725767000000521003", known, Subject="Debtor called back",
-                  Call_Type="Inbound", Call_Start_Time="2026-11-25T16:40:00-05:00",
-                  Call_Duration="03:05"),
-        _activity("Calls", "5725767000000521004", contacts[1]["id"], Subject="Plan check",
-                  Call_Type="Outbound", Call_Start_Time="2026-11-22T14:00:00-06:00",
-                  Call_Duration="04:00", Call_Result="Left Voicemail"),
+        _activity(
+            "Calls",
+            "5725767000000521001",
+            known,
+            Subject="Reminder call",
+            Call_Type="Outbound",
+            Call_Start_Time="2026-11-18T09:30:00-05:00",
+            Call_Duration="00:00",
+            Call_Result="No response/Busy",
+        ),
+        _activity(
+            "Calls",
+            "5725767000000521002",
+            known,
+            Subject="Promise to pay",
+            Call_Type="Outbound",
+            Call_Start_Time="2026-11-20T10:15:00-05:00",
+            Call_Duration="06:12",
+            Call_Result="Interested",
+            Description="Promised 300.000 COP on 5 Dec.",
+        ),
+        _activity(
+            "Calls",
+            "5725767000000521003",
+            known,
+            Subject="Debtor called back",
+            Call_Type="Inbound",
+            Call_Start_Time="2026-11-25T16:40:00-05:00",
+            Call_Duration="03:05",
+        ),
+        _activity(
+            "Calls",
+            "5725767000000521004",
+            contacts[1]["id"],
+            Subject="Plan check",
+            Call_Type="Outbound",
+            Call_Start_Time="2026-11-22T14:00:00-06:00",
+            Call_Duration="04:00",
+            Call_Result="Left Voicemail",
+        ),
     ]
     tasks = [
-        _activity("Tasks", "5725767000000631001", known, Subject="SMS reminder sent",
-                  Status="Completed", Due_Date="2026-11-27", Copilot_Channel="sms",
-                  Closed_Time="2026-11-27T11:00:00-05:00"),
-        _activity("Tasks", "5725767000000631002", known, Subject="Check bank transfer",
-                  Status="Not Started", Due_Date="2026-12-06"),
+        _activity(
+            "Tasks",
+            "5725767000000631001",
+            known,
+            Subject="SMS reminder sent",
+            Status="Completed",
+            Due_Date="2026-11-27",
+            Copilot_Channel="sms",
+            Closed_Time="2026-11-27T11:00:00-05:00",
+        ),
+        _activity(
+            "Tasks",
+            "5725767000000631002",
+            known,
+            Subject="Check bank transfer",
+            Status="Not Started",
+            Due_Date="2026-12-06",
+        ),
     ]
     notes = [
-        _note("5725767000000741001", known, "Hardship",
-              "Lost her job in October; asked for a smaller instalment.",
-              "2026-11-20T10:30:00-05:00"),
-        _note("5725767000000741002", known, "Preferences",
-              "Prefers WhatsApp-style short texts in the morning.",
-              "2026-11-21T08:00:00-05:00"),
+        _note(
+            "5725767000000741001",
+            known,
+            "Hardship",
+            "Lost her job in October; asked for a smaller instalment.",
+            "2026-11-20T10:30:00-05:00",
+        ),
+        _note(
+            "5725767000000741002",
+            known,
+            "Preferences",
+            "Prefers WhatsApp-style short texts in the morning.",
+            "2026-11-21T08:00:00-05:00",
+        ),
     ]
     return {
         "Contacts": {c["id"]: c for c in contacts},
@@ -217,41 +419,60 @@ def seed() -> dict[str, dict[str, dict[str, Any]]]:
 def _activity(module: str, rid: str, who: str, **values: Any) -> dict[str, Any]:
     fields = CALL_FIELDS if module == "Calls" else TASK_FIELDS
     record: dict[str, Any] = {name: None for name in fields}
-    record.update({"id": rid, "Who_Id": {"id": who, "name": ""}, "Owner": dict(AGENT),
-                   "Created_Time": values.get("Call_Start_Time")
-                   or "2026-11-20T08:00:00-05:00",
-                   "Modified_Time": "2026-11-28T10:00:00-05:00"})
+    record.update(
+        {
+            "id": rid,
+            "Who_Id": {"id": who, "name": ""},
+            "Owner": dict(AGENT),
+            "Created_Time": values.get("Call_Start_Time")
+            or "2026-11-20T08:00:00-05:00",
+            "Modified_Time": "2026-11-28T10:00:00-05:00",
+        }
+    )
     record.update(values)
     return record
 
 
 def _note(rid: str, parent: str, title: str, content: str, at: str) -> dict[str, Any]:
-    return {"id": rid, "Note_Title": title, "Note_Content": content,
-            "Parent_Id": {"module": {"api_name": "Contacts", "id": "1"}, "id": parent,
-                          "name": ""},
-            "Owner": dict(AGENT), "Created_Time": at, "Modified_Time": at,
-            "$se_module": "Contacts"}
+    return {
+        "id": rid,
+        "Note_Title": title,
+        "Note_Content": content,
+        "Parent_Id": {
+            "module": {"api_name": "Contacts", "id": "1"},
+            "id": parent,
+            "name": "",
+        },
+        "Owner": dict(AGENT),
+        "Created_Time": at,
+        "Modified_Time": at,
+        "$se_module": "Contacts",
+    }
 
 
-def field_metadata(fields: dict[str, str], custom_from: str | None = None) -> list[dict]:
+def field_metadata(
+    fields: dict[str, str], custom_from: str | None = None
+) -> list[dict]:
     """Zoho-shaped field metadata for a module."""
     rows = []
     custom = False
     for index, (name, data_type) in enumerate(fields.items()):
         custom = custom or name == custom_from or name.startswith("Copilot_")
-        rows.append({
-            "api_name": name,
-            "field_label": name.replace("_", " "),
-            "display_label": name.replace("_", " "),
-            "data_type": data_type,
-            "json_type": _JSON_TYPES[data_type],
-            "id": str(5725767000000100000 + index),
-            "custom_field": custom,
-            "visible": True,
-            "read_only": name in SYSTEM_FIELDS,
-            "system_mandatory": name in ("Last_Name", "Subject", "Note_Content"),
-            "length": 255,
-        })
+        rows.append(
+            {
+                "api_name": name,
+                "field_label": name.replace("_", " "),
+                "display_label": name.replace("_", " "),
+                "data_type": data_type,
+                "json_type": _JSON_TYPES[data_type],
+                "id": str(5725767000000100000 + index),
+                "custom_field": custom,
+                "visible": True,
+                "read_only": name in SYSTEM_FIELDS,
+                "system_mandatory": name in ("Last_Name", "Subject", "Note_Content"),
+                "length": 255,
+            }
+        )
     return rows
 
 
@@ -278,8 +499,11 @@ def _tokens(query: str) -> list[tuple[str, str]]:
     while pos < len(query):
         match = _TOKEN.match(query, pos)
         if not match or match.end() == pos:
-            raise CoqlError("SYNTAX_ERROR", "error occured while parsing the query",
-                            {"near": query[pos:pos + 10]})
+            raise CoqlError(
+                "SYNTAX_ERROR",
+                "error occured while parsing the query",
+                {"near": query[pos : pos + 10]},
+            )
         kind = match.lastgroup or ""
         out.append((kind, match.group(kind)))
         pos = match.end()
@@ -393,9 +617,15 @@ def _compare(left: Any, op: str, right: Any) -> bool:
         left = bool(left)
     else:
         left, right = str(left), str(right)
-    return {"=": left == right, "!=": left != right, "<>": left != right,
-            ">": left > right, "<": left < right, ">=": left >= right,
-            "<=": left <= right}[op]
+    return {
+        "=": left == right,
+        "!=": left != right,
+        "<>": left != right,
+        ">": left > right,
+        "<": left < right,
+        ">=": left >= right,
+        "<=": left <= right,
+    }[op]
 
 
 def _matches(node: Any, record: dict[str, Any]) -> bool:
@@ -427,8 +657,11 @@ def _fields_in(node: Any) -> Iterator[str]:
         yield node[1]
 
 
-def run_coql(query: str, modules: dict[str, dict[str, dict[str, Any]]],
-             fields: dict[str, dict[str, str]]) -> tuple[list[dict[str, Any]], bool]:
+def run_coql(
+    query: str,
+    modules: dict[str, dict[str, dict[str, Any]]],
+    fields: dict[str, dict[str, str]],
+) -> tuple[list[dict[str, Any]], bool]:
     """Evaluate a COQL SELECT against the store: (rows, more_records)."""
     parser = _Parser(query)
     parser.expect("select")
@@ -442,16 +675,25 @@ def run_coql(query: str, modules: dict[str, dict[str, dict[str, Any]]],
             break
         parser.take()
     if len(columns) > 50:
-        raise CoqlError("LIMIT_EXCEEDED", "select columns limit exceeded",
-                        {"by": len(columns) - 50, "limit": 50})
+        raise CoqlError(
+            "LIMIT_EXCEEDED",
+            "select columns limit exceeded",
+            {"by": len(columns) - 50, "limit": 50},
+        )
     parser.expect("from")
     module = parser.take()[1]
     if module not in modules:
-        raise CoqlError("INVALID_QUERY", "invalid module given",
-                        {"module": module, "reason": "invalid module given"})
+        raise CoqlError(
+            "INVALID_QUERY",
+            "invalid module given",
+            {"module": module, "reason": "invalid module given"},
+        )
     if parser.peek() != "where":
-        raise CoqlError("SYNTAX_ERROR", "where clause is mandatory",
-                        {"clause": "where", "near": parser.peek()})
+        raise CoqlError(
+            "SYNTAX_ERROR",
+            "where clause is mandatory",
+            {"clause": "where", "near": parser.peek()},
+        )
     parser.take()
     condition = parser.condition()
     order: list[tuple[str, bool]] = []
@@ -482,13 +724,17 @@ def run_coql(query: str, modules: dict[str, dict[str, dict[str, Any]]],
     if parser.pos != len(parser.items):
         raise CoqlError("SYNTAX_ERROR", "unexpected token", {"near": parser.peek()})
     if count > 2000:
-        raise CoqlError("LIMIT_EXCEEDED", "limit exceeded", {"by": count - 2000,
-                                                            "limit": 2000})
+        raise CoqlError(
+            "LIMIT_EXCEEDED", "limit exceeded", {"by": count - 2000, "limit": 2000}
+        )
     known = set(fields[module]) | {"id"}
     for name in [*columns, *_fields_in(condition), *(n for n, _ in order)]:
         if name.split(".")[0] not in known:
-            raise CoqlError("INVALID_QUERY", "invalid column given",
-                            {"column_name": name, "reason": "invalid column given"})
+            raise CoqlError(
+                "INVALID_QUERY",
+                "invalid column given",
+                {"column_name": name, "reason": "invalid column given"},
+            )
 
     rows = [r for r in modules[module].values() if _matches(condition, r)]
     for name, desc in reversed(order):
@@ -496,7 +742,7 @@ def run_coql(query: str, modules: dict[str, dict[str, dict[str, Any]]],
         absent = [r for r in rows if _plain(r.get(name)) is None]
         present.sort(key=lambda r, n=name: _sort_key(r.get(n)), reverse=desc)
         rows = present + absent
-    window = rows[offset: offset + count]
+    window = rows[offset : offset + count]
     selected = []
     for record in window:
         row = {}
@@ -526,14 +772,23 @@ class _Fault:
 class ZohoEmulator:
     """Zoho CRM v8 and its accounts server on 127.0.0.1, with faults and counters."""
 
-    def __init__(self, *, delay_s: float = 0.0, token_api_domain: str | None = None,
-                 token_ttl_s: int = 3600) -> None:
+    def __init__(
+        self,
+        *,
+        delay_s: float = 0.0,
+        token_api_domain: str | None = None,
+        token_ttl_s: int = 3600,
+    ) -> None:
         self.delay_s = delay_s
         self.token_api_domain = token_api_domain
         self.token_ttl_s = token_ttl_s
         self.modules = seed()
-        self.fields = {"Contacts": dict(CONTACT_FIELDS), "Calls": dict(CALL_FIELDS),
-                       "Tasks": dict(TASK_FIELDS), "Notes": dict(NOTE_FIELDS)}
+        self.fields = {
+            "Contacts": dict(CONTACT_FIELDS),
+            "Calls": dict(CALL_FIELDS),
+            "Tasks": dict(TASK_FIELDS),
+            "Notes": dict(NOTE_FIELDS),
+        }
         self.request_count = 0
         self.token_requests = 0
         self.requests: list[tuple[str, str]] = []
@@ -554,8 +809,11 @@ class ZohoEmulator:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -603,20 +861,29 @@ class ZohoEmulator:
         with self._lock:
             for module in ("Tasks", "Calls", "Notes"):
                 for record in self.modules[module].values():
-                    links = [record.get("Who_Id"), record.get("What_Id"),
-                             record.get("Parent_Id")]
-                    if any(isinstance(x, dict) and x.get("id") == debtor_id
-                           for x in links):
+                    links = [
+                        record.get("Who_Id"),
+                        record.get("What_Id"),
+                        record.get("Parent_Id"),
+                    ]
+                    if any(
+                        isinstance(x, dict) and x.get("id") == debtor_id for x in links
+                    ):
                         found.append(dict(record, _module=module))
         return found
 
-    def issue_user_token(self, email: str, *, org_id: str = ORG_ID,
-                         name: str = "Ana Torres") -> str:
+    def issue_user_token(
+        self, email: str, *, org_id: str = ORG_ID, name: str = "Ana Torres"
+    ) -> str:
         """An access token as a Zoho connection would hold for that user."""
         token = "1000." + secrets.token_hex(16)
         with self._lock:
-            self._tokens[token] = {"kind": "user", "email": email, "org": org_id,
-                                   "name": name}
+            self._tokens[token] = {
+                "kind": "user",
+                "email": email,
+                "org": org_id,
+                "name": name,
+            }
         return token
 
     def add_contact(self, **values: Any) -> str:
@@ -633,8 +900,14 @@ class ZohoEmulator:
             moment = f"2026-10-{1 + n % 28:02d}T{8 + n % 10:02d}:{n % 60:02d}:00-05:00"
             with self._lock:
                 self.modules["Calls"][rid] = _activity(
-                    "Calls", rid, debtor_id, Subject=f"Call {n}", Call_Type="Outbound",
-                    Call_Start_Time=moment, Call_Duration="01:00")
+                    "Calls",
+                    rid,
+                    debtor_id,
+                    Subject=f"Call {n}",
+                    Call_Type="Outbound",
+                    Call_Start_Time=moment,
+                    Call_Duration="01:00",
+                )
 
     def _new_id(self) -> str:
         with self._lock:
@@ -659,18 +932,25 @@ class ZohoEmulator:
         self.token_requests += 1
         if form.get("grant_type") != "refresh_token":
             return 200, {"error": "unsupported_grant_type"}
-        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+        if (
+            form.get("client_id") != CLIENT_ID
+            or form.get("client_secret") != CLIENT_SECRET
+        ):
             return 200, {"error": "invalid_client"}
         if form.get("refresh_token") != REFRESH_TOKEN:
             return 200, {"error": "invalid_code"}
         token = "1000." + secrets.token_hex(16)
         with self._lock:
-            self._tokens[token] = {"kind": "integration", "email": ADMIN["email"],
-                                   "org": ORG_ID, "name": ADMIN["name"]}
+            self._tokens[token] = {
+                "kind": "integration",
+                "email": ADMIN["email"],
+                "org": ORG_ID,
+                "name": ADMIN["name"],
+            }
         return 200, {
             "access_token": token,
             "scope": "ZohoCRM.modules.ALL ZohoCRM.settings.fields.READ "
-                     "ZohoCRM.coql.READ ZohoCRM.users.READ ZohoCRM.org.READ",
+            "ZohoCRM.coql.READ ZohoCRM.users.READ ZohoCRM.org.READ",
             "api_domain": self.token_api_domain or self.base_url,
             "token_type": "Bearer",
             "expires_in": self.token_ttl_s,
@@ -678,8 +958,14 @@ class ZohoEmulator:
 
     # --- API domain ------------------------------------------------------------------
 
-    def api(self, method: str, path: str, query: dict[str, str], body: Any,
-            token: str | None) -> tuple[int, Any, dict[str, str]]:
+    def api(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        token: str | None,
+    ) -> tuple[int, Any, dict[str, str]]:
         """Answer one ``/crm/v8`` request: (status, JSON body or None, headers)."""
         if token is None:
             return 401, _error("AUTHENTICATION_FAILURE", "Authentication failed"), {}
@@ -699,8 +985,15 @@ class ZohoEmulator:
         if len(parts) == 1 and method == "POST" and parts[0] in MANDATORY:
             return self._create(parts[0], body)
         if parts and parts[0] not in self.modules:
-            return 400, _error("INVALID_MODULE", "the module name given seems to be "
-                               "invalid", {"resource_path_index": 0}), {}
+            return (
+                400,
+                _error(
+                    "INVALID_MODULE",
+                    "the module name given seems to be invalid",
+                    {"resource_path_index": 0},
+                ),
+                {},
+            )
         if len(parts) == 2 and parts[1] == "search" and method == "GET":
             return self._search(parts[0], query)
         if len(parts) == 2 and method == "GET":
@@ -710,14 +1003,27 @@ class ZohoEmulator:
             return 200, {"data": [_public(record)]}, {}
         if len(parts) == 3 and method == "GET" and parts[2] in self.modules:
             return self._related(parts[0], parts[1], parts[2], query)
-        return 404, _error("INVALID_URL_PATTERN",
-                           "Please check if the URL trying to access is a correct one"), {}
+        return (
+            404,
+            _error(
+                "INVALID_URL_PATTERN",
+                "Please check if the URL trying to access is a correct one",
+            ),
+            {},
+        )
 
     def _coql(self, body: Any) -> tuple[int, Any, dict[str, str]]:
         query = body.get("select_query") if isinstance(body, dict) else None
         if not query:
-            return 400, _error("REQUIRED_PARAM_MISSING", "select_query is missing",
-                               {"param_name": "select_query"}), {}
+            return (
+                400,
+                _error(
+                    "REQUIRED_PARAM_MISSING",
+                    "select_query is missing",
+                    {"param_name": "select_query"},
+                ),
+                {},
+            )
         try:
             with self._lock:
                 rows, more = run_coql(query, self.modules, self.fields)
@@ -725,35 +1031,82 @@ class ZohoEmulator:
             return 400, _error(exc.code, exc.message, exc.details), {}
         if not rows:
             return 204, None, {}
-        return 200, {"data": rows, "info": {"count": len(rows), "more_records": more}}, {}
+        return (
+            200,
+            {"data": rows, "info": {"count": len(rows), "more_records": more}},
+            {},
+        )
 
     def _field_list(self, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         module = query.get("module")
         if not module:
-            return 400, _error("REQUIRED_PARAM_MISSING", "One of the expected parameter "
-                               "is missing", {"param_name": "module"}), {}
+            return (
+                400,
+                _error(
+                    "REQUIRED_PARAM_MISSING",
+                    "One of the expected parameter is missing",
+                    {"param_name": "module"},
+                ),
+                {},
+            )
         if module not in self.fields:
-            return 400, _error("INVALID_MODULE", "the module name given seems to be "
-                               "invalid", {"api_name": "module"}), {}
+            return (
+                400,
+                _error(
+                    "INVALID_MODULE",
+                    "the module name given seems to be invalid",
+                    {"api_name": "module"},
+                ),
+                {},
+            )
         return 200, {"fields": field_metadata(self.fields[module], "Employer")}, {}
 
-    def _users(self, owner: dict[str, str], query: dict[str, str]) -> tuple[int, Any, dict]:
+    def _users(
+        self, owner: dict[str, str], query: dict[str, str]
+    ) -> tuple[int, Any, dict]:
         if query.get("type") != "CurrentUser":
-            return 400, _error("INVALID_DATA", "only CurrentUser is emulated",
-                               {"param_name": "type"}), {}
+            return (
+                400,
+                _error(
+                    "INVALID_DATA",
+                    "only CurrentUser is emulated",
+                    {"param_name": "type"},
+                ),
+                {},
+            )
         first, _, last = owner["name"].partition(" ")
-        user = {"id": "5725767000000301" + str(abs(hash(owner["email"])) % 1000).zfill(3),
-                "full_name": owner["name"], "first_name": first, "last_name": last,
-                "email": owner["email"], "status": "active", "zuid": "70001234",
-                "confirm": True, "time_zone": "America/Bogota"}
-        return 200, {"users": [user], "info": {"per_page": 200, "count": 1, "page": 1,
-                                               "more_records": False}}, {}
+        user = {
+            "id": "5725767000000301" + str(abs(hash(owner["email"])) % 1000).zfill(3),
+            "full_name": owner["name"],
+            "first_name": first,
+            "last_name": last,
+            "email": owner["email"],
+            "status": "active",
+            "zuid": "70001234",
+            "confirm": True,
+            "time_zone": "America/Bogota",
+        }
+        return (
+            200,
+            {
+                "users": [user],
+                "info": {"per_page": 200, "count": 1, "page": 1, "more_records": False},
+            },
+            {},
+        )
 
     def _org(self, org_id: str) -> dict[str, Any]:
-        return {"id": org_id, "company_name": "Cobranzas Ejemplo S.A.S.",
-                "domain_name": "org" + org_id, "primary_email": "crm-admin@example.com",
-                "time_zone": "America/Bogota", "currency": "US Dollar - USD",
-                "iso_code": "USD", "country_code": "CO", "zgid": org_id}
+        return {
+            "id": org_id,
+            "company_name": "Cobranzas Ejemplo S.A.S.",
+            "domain_name": "org" + org_id,
+            "primary_email": "crm-admin@example.com",
+            "time_zone": "America/Bogota",
+            "currency": "US Dollar - USD",
+            "iso_code": "USD",
+            "country_code": "CO",
+            "zgid": org_id,
+        }
 
     def _search(self, module: str, query: dict[str, str]) -> tuple[int, Any, dict]:
         page, per_page = int(query.get("page", 1)), int(query.get("per_page", 200))
@@ -762,64 +1115,145 @@ class ZohoEmulator:
             try:
                 test = _criteria(query["criteria"])
             except ValueError:
-                return 400, _error("INVALID_QUERY", "invalid criteria",
-                                   {"reason": "invalid criteria"}), {}
+                return (
+                    400,
+                    _error(
+                        "INVALID_QUERY",
+                        "invalid criteria",
+                        {"reason": "invalid criteria"},
+                    ),
+                    {},
+                )
             found = [r for r in records if test(r)]
         elif "email" in query:
             needle = query["email"].lower()
-            found = [r for r in records if needle in (
-                str(r.get("Email") or "").lower(),
-                str(r.get("Secondary_Email") or "").lower())]
+            found = [
+                r
+                for r in records
+                if needle
+                in (
+                    str(r.get("Email") or "").lower(),
+                    str(r.get("Secondary_Email") or "").lower(),
+                )
+            ]
         elif "phone" in query:
             digits = re.sub(r"\D", "", query["phone"])
-            found = [r for r in records if any(
-                digits and digits in re.sub(r"\D", "", str(r.get(f) or ""))
-                for f in ("Phone", "Mobile"))]
+            found = [
+                r
+                for r in records
+                if any(
+                    digits and digits in re.sub(r"\D", "", str(r.get(f) or ""))
+                    for f in ("Phone", "Mobile")
+                )
+            ]
         elif "word" in query:
             word = query["word"].lower()
             if len(word) < 2:
-                return 400, _error("INVALID_QUERY", "the word must be at least 2 chars",
-                                   {"param_name": "word"}), {}
-            found = [r for r in records if any(
-                isinstance(v, str) and word in v.lower() for v in r.values())]
+                return (
+                    400,
+                    _error(
+                        "INVALID_QUERY",
+                        "the word must be at least 2 chars",
+                        {"param_name": "word"},
+                    ),
+                    {},
+                )
+            found = [
+                r
+                for r in records
+                if any(isinstance(v, str) and word in v.lower() for v in r.values())
+            ]
         else:
-            return 400, _error("REQUIRED_PARAM_MISSING", "One of the expected parameter "
-                               "is missing", {"param_name": "criteria"}), {}
-        window = found[(page - 1) * per_page: page * per_page]
+            return (
+                400,
+                _error(
+                    "REQUIRED_PARAM_MISSING",
+                    "One of the expected parameter is missing",
+                    {"param_name": "criteria"},
+                ),
+                {},
+            )
+        window = found[(page - 1) * per_page : page * per_page]
         if not window:
             return 204, None, {}
-        return 200, {"data": [_public(r) for r in window], "info": {
-            "per_page": per_page, "count": len(window), "page": page,
-            "more_records": page * per_page < len(found), "sort_by": "id",
-            "sort_order": "desc"}}, {}
+        return (
+            200,
+            {
+                "data": [_public(r) for r in window],
+                "info": {
+                    "per_page": per_page,
+                    "count": len(window),
+                    "page": page,
+                    "more_records": page * per_page < len(found),
+                    "sort_by": "id",
+                    "sort_order": "desc",
+                },
+            },
+            {},
+        )
 
-    def _related(self, module: str, rid: str, related: str,
-                 query: dict[str, str]) -> tuple[int, Any, dict]:
+    def _related(
+        self, module: str, rid: str, related: str, query: dict[str, str]
+    ) -> tuple[int, Any, dict]:
         if rid not in self.modules[module]:
-            return 400, _error("INVALID_DATA", "the related id given seems to be invalid",
-                               {"api_name": "id"}), {}
+            return (
+                400,
+                _error(
+                    "INVALID_DATA",
+                    "the related id given seems to be invalid",
+                    {"api_name": "id"},
+                ),
+                {},
+            )
         if not query.get("fields"):
-            return 400, _error("REQUIRED_PARAM_MISSING", "One of the expected parameter "
-                               "is missing", {"param_name": "fields"}), {}
+            return (
+                400,
+                _error(
+                    "REQUIRED_PARAM_MISSING",
+                    "One of the expected parameter is missing",
+                    {"param_name": "fields"},
+                ),
+                {},
+            )
         page, per_page = int(query.get("page", 1)), int(query.get("per_page", 200))
-        rows = [r for r in self.modules[related].values() if any(
-            isinstance(r.get(k), dict) and r[k].get("id") == rid
-            for k in ("Parent_Id", "Who_Id", "What_Id"))]
+        rows = [
+            r
+            for r in self.modules[related].values()
+            if any(
+                isinstance(r.get(k), dict) and r[k].get("id") == rid
+                for k in ("Parent_Id", "Who_Id", "What_Id")
+            )
+        ]
         rows.sort(key=lambda r: r.get("Created_Time") or "", reverse=True)
-        window = rows[(page - 1) * per_page: page * per_page]
+        window = rows[(page - 1) * per_page : page * per_page]
         if not window:
             return 204, None, {}
         wanted = query["fields"].split(",")
         data = [{k: r.get(k) for k in [*wanted, "id"]} for r in window]
-        return 200, {"data": data, "info": {
-            "per_page": per_page, "count": len(window), "page": page,
-            "more_records": page * per_page < len(rows)}}, {}
+        return (
+            200,
+            {
+                "data": data,
+                "info": {
+                    "per_page": per_page,
+                    "count": len(window),
+                    "page": page,
+                    "more_records": page * per_page < len(rows),
+                },
+            },
+            {},
+        )
 
     def _create(self, module: str, body: Any) -> tuple[int, Any, dict[str, str]]:
         rows = body.get("data") if isinstance(body, dict) else None
         if not isinstance(rows, list) or not rows:
-            return 400, _error("REQUIRED_PARAM_MISSING", "data is missing",
-                               {"param_name": "data"}), {}
+            return (
+                400,
+                _error(
+                    "REQUIRED_PARAM_MISSING", "data is missing", {"param_name": "data"}
+                ),
+                {},
+            )
         results, created = [], False
         for index, row in enumerate(rows):
             problem = self._invalid(module, row, index)
@@ -830,55 +1264,84 @@ class ZohoEmulator:
             now = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
             record: dict[str, Any] = {name: None for name in self.fields[module]}
             record.update(row)
-            record.update({"id": rid, "Owner": dict(ADMIN), "Created_Time": now,
-                           "Modified_Time": now})
+            record.update(
+                {
+                    "id": rid,
+                    "Owner": dict(ADMIN),
+                    "Created_Time": now,
+                    "Modified_Time": now,
+                }
+            )
             if module == "Tasks" and row.get("Status") == "Completed":
                 record["Closed_Time"] = now
             with self._lock:
                 self.modules[module][rid] = record
             created = True
-            results.append({"code": "SUCCESS", "details": {
-                "Modified_Time": now, "Modified_By": dict(ADMIN), "Created_Time": now,
-                "id": rid, "Created_By": dict(ADMIN)}, "message": "record added",
-                "status": "success"})
+            results.append(
+                {
+                    "code": "SUCCESS",
+                    "details": {
+                        "Modified_Time": now,
+                        "Modified_By": dict(ADMIN),
+                        "Created_Time": now,
+                        "id": rid,
+                        "Created_By": dict(ADMIN),
+                    },
+                    "message": "record added",
+                    "status": "success",
+                }
+            )
         return (201 if created else 400), {"data": results}, {}
 
     def _invalid(self, module: str, row: Any, index: int) -> dict[str, Any] | None:
         if not isinstance(row, dict):
-            return _record_error("INVALID_DATA", "invalid data", {"json_path":
-                                 f"$.data[{index}]"})
+            return _record_error(
+                "INVALID_DATA", "invalid data", {"json_path": f"$.data[{index}]"}
+            )
         for name in MANDATORY[module]:
             if row.get(name) in (None, ""):
-                return _record_error("MANDATORY_NOT_FOUND", "required field not found",
-                                     {"api_name": name,
-                                      "json_path": f"$.data[{index}].{name}"})
+                return _record_error(
+                    "MANDATORY_NOT_FOUND",
+                    "required field not found",
+                    {"api_name": name, "json_path": f"$.data[{index}].{name}"},
+                )
         for name, value in row.items():
             if name not in self.fields[module] and name != "$se_module":
-                return _record_error("INVALID_DATA", "invalid field",
-                                     {"api_name": name,
-                                      "json_path": f"$.data[{index}].{name}"})
+                return _record_error(
+                    "INVALID_DATA",
+                    "invalid field",
+                    {"api_name": name, "json_path": f"$.data[{index}].{name}"},
+                )
             if name in ("Call_Start_Time", "Closed_Time") and value is not None:
                 try:
                     if datetime.fromisoformat(str(value)).tzinfo is None:
                         raise ValueError
                 except ValueError:
-                    return _record_error("INVALID_DATA", "invalid data",
-                                         {"api_name": name, "expected_data_type":
-                                          "datetime"})
-            if name == "Call_Duration" and not re.fullmatch(r"\d{1,3}:\d{2}", str(value)):
-                return _record_error("INVALID_DATA", "invalid data",
-                                     {"api_name": name})
+                    return _record_error(
+                        "INVALID_DATA",
+                        "invalid data",
+                        {"api_name": name, "expected_data_type": "datetime"},
+                    )
+            if name == "Call_Duration" and not re.fullmatch(
+                r"\d{1,3}:\d{2}", str(value)
+            ):
+                return _record_error("INVALID_DATA", "invalid data", {"api_name": name})
         if module != "Notes":
             link = row.get("Who_Id") or row.get("What_Id")
             if not isinstance(link, dict) or not self._exists(link.get("id")):
-                return _record_error("INVALID_DATA", "the id given seems to be invalid",
-                                     {"api_name": "Who_Id" if "Who_Id" in row else
-                                      "What_Id"})
+                return _record_error(
+                    "INVALID_DATA",
+                    "the id given seems to be invalid",
+                    {"api_name": "Who_Id" if "Who_Id" in row else "What_Id"},
+                )
         else:
             parent = row.get("Parent_Id")
             if not isinstance(parent, dict) or not self._exists(parent.get("id")):
-                return _record_error("INVALID_DATA", "the id given seems to be invalid",
-                                     {"api_name": "Parent_Id"})
+                return _record_error(
+                    "INVALID_DATA",
+                    "the id given seems to be invalid",
+                    {"api_name": "Parent_Id"},
+                )
         return None
 
     def _exists(self, rid: Any) -> bool:
@@ -890,16 +1353,33 @@ class ZohoEmulator:
         """The canned reply of a fault, or None when the request should proceed."""
         if fault.kind == "rate_limit":
             retry_after = fault.options.get("retry_after", 1)
-            body = _error("TOO_MANY_REQUESTS", "The number of requests you have made "
-                          "has exceeded the rate limit", {})
+            body = _error(
+                "TOO_MANY_REQUESTS",
+                "The number of requests you have made has exceeded the rate limit",
+                {},
+            )
             reset = int(time.time() * 1000) + int(float(retry_after) * 1000)
-            return 429, _dump(body), {"Retry-After": str(retry_after),
-                                      "X-RATELIMIT-LIMIT": "100",
-                                      "X-RATELIMIT-REMAINING": "0",
-                                      "X-RATELIMIT-RESET": str(reset)}
+            return (
+                429,
+                _dump(body),
+                {
+                    "Retry-After": str(retry_after),
+                    "X-RATELIMIT-LIMIT": "100",
+                    "X-RATELIMIT-REMAINING": "0",
+                    "X-RATELIMIT-RESET": str(reset),
+                },
+            )
         if fault.kind == "server_error":
-            return 500, _dump(_error("INTERNAL_ERROR", "Internal Server Error occurred "
-                                     "while processing this request")), {}
+            return (
+                500,
+                _dump(
+                    _error(
+                        "INTERNAL_ERROR",
+                        "Internal Server Error occurred while processing this request",
+                    )
+                ),
+                {},
+            )
         if fault.kind == "malformed":
             return 200, b'{"data": [{"id": "57257670', {}
         if fault.kind == "slow":
@@ -908,8 +1388,12 @@ class ZohoEmulator:
 
 
 def _error(code: str, message: str, details: dict[str, Any] | None = None) -> dict:
-    return {"code": code, "details": details or {}, "message": message,
-            "status": "error"}
+    return {
+        "code": code,
+        "details": details or {},
+        "message": message,
+        "status": "error",
+    }
 
 
 def _record_error(code: str, message: str, details: dict[str, Any]) -> dict:
@@ -939,14 +1423,20 @@ def _criteria(text: str) -> Any:
         name, op, value = test
         field = str(_plain(record.get(name)) or "").lower()
         needle = value.lower()
-        return {"equals": field == needle, "starts_with": field.startswith(needle),
-                "contains": needle in field}.get(op, False)
+        return {
+            "equals": field == needle,
+            "starts_with": field.startswith(needle),
+            "contains": needle in field,
+        }.get(op, False)
 
     def predicate(record: dict[str, Any]) -> bool:
         result = check(record, tests[0])
         for joiner, test in zip(joiners, tests[1:], strict=False):
-            result = (result and check(record, test)) if joiner == "and" else (
-                result or check(record, test))
+            result = (
+                (result and check(record, test))
+                if joiner == "and"
+                else (result or check(record, test))
+            )
         return result
 
     return predicate
@@ -1001,8 +1491,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(status, _dump(body))
             return
         if not split.path.startswith("/crm/v8/"):
-            self._reply(404, _dump(_error("INVALID_URL_PATTERN", "Please check if the "
-                                          "URL trying to access is a correct one")))
+            self._reply(
+                404,
+                _dump(
+                    _error(
+                        "INVALID_URL_PATTERN",
+                        "Please check if the URL trying to access is a correct one",
+                    )
+                ),
+            )
             return
 
         fault = emu._take_fault()
@@ -1012,8 +1509,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(*canned)
                 return
         auth = self.headers.get("Authorization") or ""
-        token = auth[len("Zoho-oauthtoken "):] if auth.startswith("Zoho-oauthtoken ") \
+        token = (
+            auth[len("Zoho-oauthtoken ") :]
+            if auth.startswith("Zoho-oauthtoken ")
             else None
+        )
         try:
             body = json.loads(raw, parse_float=Decimal) if raw else None
         except ValueError:
@@ -1028,14 +1528,22 @@ class _Handler(BaseHTTPRequestHandler):
             if lose:
                 emu.lose_writes -= 1
         if lose:
-            self._reply(500, _dump(_error("INTERNAL_ERROR", "Internal Server Error "
-                                          "occurred while processing this request")))
+            self._reply(
+                500,
+                _dump(
+                    _error(
+                        "INTERNAL_ERROR",
+                        "Internal Server Error occurred while processing this request",
+                    )
+                ),
+            )
             return
         headers = {"X-RATELIMIT-LIMIT": "100", "X-RATELIMIT-REMAINING": "99", **headers}
         self._reply(status, b"" if answer is None else _dump(answer), headers)
 
-    def _reply(self, status: int, payload: bytes,
-               headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        self, status: int, payload: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         try:
             self.send_response(status)
             if payload:
@@ -1065,11 +1573,14 @@ def bench_setup(delay_s: float) -> tuple[Any, str, ZohoEmulator]:
     os.environ["COPILOT_BENCH_ZOHO_CLIENT_SECRET"] = CLIENT_SECRET
     os.environ["COPILOT_BENCH_ZOHO_REFRESH_TOKEN"] = REFRESH_TOKEN
     connector = ZohoConnector(
-        api_domain=emulator.base_url, accounts_url=emulator.base_url,
-        mapping=load_mapping(), client_id_env="COPILOT_BENCH_ZOHO_CLIENT_ID",
+        api_domain=emulator.base_url,
+        accounts_url=emulator.base_url,
+        mapping=load_mapping(),
+        client_id_env="COPILOT_BENCH_ZOHO_CLIENT_ID",
         client_secret_env="COPILOT_BENCH_ZOHO_CLIENT_SECRET",
         refresh_token_env="COPILOT_BENCH_ZOHO_REFRESH_TOKEN",
-        timeout_s=5.0, retry_policy=RetryPolicy(max_retries=2),
+        timeout_s=5.0,
+        retry_policy=RetryPolicy(max_retries=2),
     )
     connector.validate_mapping()
     return connector, KNOWN_DEBTOR_ID, emulator
