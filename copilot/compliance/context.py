@@ -46,8 +46,10 @@ class CheckContext:
     @cached_property
     def history_local(self) -> list[tuple[date, HistoryEntry]]:
         """Earlier attempts with their local calendar day."""
-        return [(entry.at.astimezone(self.zone).date(), entry)
-                for entry in self.proposal.history]
+        return [
+            (entry.at.astimezone(self.zone).date(), entry)
+            for entry in self.proposal.history
+        ]
 
     @cached_property
     def amounts(self) -> list[FoundAmount]:
@@ -59,7 +61,9 @@ class CheckContext:
         found = self._matches.get(family)
         if found is None:
             fam = self.ruleset.families[family]
-            found = fam.find(self.proposal.text, self.ruleset.grammar, self.ruleset.rights)
+            found = fam.find(
+                self.proposal.text, self.ruleset.grammar, self.ruleset.rights
+            )
             self._matches[family] = found
         return found
 
@@ -70,7 +74,9 @@ class CheckContext:
     def mentions_debt(self) -> bool:
         """Whether the text speaks of a debt (words or an amount)."""
         families = self.ruleset.families
-        return bool(self.amounts) or ("debt_mention" in families and self.has("debt_mention"))
+        return bool(self.amounts) or (
+            "debt_mention" in families and self.has("debt_mention")
+        )
 
     def limited_content(self) -> bool:
         """Whether the text stays within a limited-content voicemail."""

@@ -51,7 +51,9 @@ class _Defaults(dict[str, Any]):
 def _render(template: str, params: dict[str, Any], ui: str) -> str:
     values = _Defaults()
     for key, value in params.items():
-        values[key] = (value.get(ui) or value.get("en", "")) if isinstance(value, dict) else value
+        values[key] = (
+            (value.get(ui) or value.get("en", "")) if isinstance(value, dict) else value
+        )
     try:
         return template.format_map(values)
     except (ValueError, IndexError):
@@ -59,8 +61,11 @@ def _render(template: str, params: dict[str, Any], ui: str) -> str:
 
 
 def _pack_files(extra_dir: Path | None) -> list[Path]:
-    files = [p for p in sorted(DEFAULT_PACKS_DIR.glob("*.yaml"))
-             if not p.name.endswith(".example.yaml")]
+    files = [
+        p
+        for p in sorted(DEFAULT_PACKS_DIR.glob("*.yaml"))
+        if not p.name.endswith(".example.yaml")
+    ]
     if extra_dir is not None and extra_dir.is_dir():
         files += sorted(extra_dir.glob("*.yaml"))
     return files
@@ -78,7 +83,8 @@ class Engine:
         self.reload()
         if not self._rulesets:
             raise ConfigError(
-                "No rule pack could be loaded: " + "; ".join(self.errors)
+                "No rule pack could be loaded: "
+                + "; ".join(self.errors)
                 + f". Check the YAML files in {DEFAULT_PACKS_DIR}."
             )
 
@@ -93,8 +99,10 @@ class Engine:
             for path in _pack_files(self.extra_dir):
                 pack, problems = read_pack(path)
                 if pack is not None and pack.name in names:
-                    problems = [f"{path}:1: pack name {pack.name!r} is already used by "
-                                f"{names[pack.name]}"]
+                    problems = [
+                        f"{path}:1: pack name {pack.name!r} is already used by "
+                        f"{names[pack.name]}"
+                    ]
                     pack = None
                 if pack is None:
                     errors[path] = problems
@@ -117,15 +125,21 @@ class Engine:
             return self.errors
 
     def _build(
-        self, jurisdiction: str, files: dict[Path, PackFile], errors: dict[Path, list[str]]
+        self,
+        jurisdiction: str,
+        files: dict[Path, PackFile],
+        errors: dict[Path, list[str]],
     ) -> RuleSet | None:
         try:
             ruleset, refused = assemble(jurisdiction, list(files.values()))
         except PackError as exc:
             errors.setdefault(Path(f"<{jurisdiction}>"), []).extend(exc.errors)
             return None
-        fallback = {p: self._files[p] for p in refused if p in self._files
-                    and self._files[p] is not files[p]}
+        fallback = {
+            p: self._files[p]
+            for p in refused
+            if p in self._files and self._files[p] is not files[p]
+        }
         if fallback:
             retry = {**files, **fallback}
             try:
@@ -133,8 +147,9 @@ class Engine:
             except PackError:
                 pass
         for path, problems in refused.items():
-            errors.setdefault(path, []).extend(p for p in problems
-                                               if p not in errors.get(path, []))
+            errors.setdefault(path, []).extend(
+                p for p in problems if p not in errors.get(path, [])
+            )
         return ruleset
 
     @property
@@ -147,9 +162,14 @@ class Engine:
         """The active packs: name, file, jurisdiction, overlay flag, description."""
         active = {p.path for rs in self._rulesets.values() for p in rs.packs}
         return [
-            {"name": p.name, "file": str(p.path), "jurisdiction": p.definition.jurisdiction,
-             "overlay": p.definition.overlay, "description": p.definition.description,
-             "active": p.path in active}
+            {
+                "name": p.name,
+                "file": str(p.path),
+                "jurisdiction": p.definition.jurisdiction,
+                "overlay": p.definition.overlay,
+                "description": p.definition.description,
+                "active": p.path in active,
+            }
             for p in self._files.values()
         ]
 
@@ -159,13 +179,17 @@ class Engine:
         out: dict[str, dict[str, Any]] = {}
         for rule in ruleset.rules:
             out[rule.id] = {
-                "severity": rule.severity, "citation": rule.citation, "pack": rule.pack,
+                "severity": rule.severity,
+                "citation": rule.citation,
+                "pack": rule.pack,
                 "checks": {
                     check.name: {
                         "settings": check.kind.settings.model_dump(exclude={"message"}),
-                        "packs": {name: check.pack_for(name)
-                                  for name in type(check.kind.settings).model_fields
-                                  if name != "message"},
+                        "packs": {
+                            name: check.pack_for(name)
+                            for name in type(check.kind.settings).model_fields
+                            if name != "message"
+                        },
                     }
                     for check in rule.checks
                 },
@@ -178,7 +202,8 @@ class Engine:
         if ruleset is None:
             raise ConfigError(
                 f"No rule pack for {jurisdiction} is active. Check the packs in "
-                f"{DEFAULT_PACKS_DIR}" + (f": {'; '.join(self.errors)}" if self.errors else ".")
+                f"{DEFAULT_PACKS_DIR}"
+                + (f": {'; '.join(self.errors)}" if self.errors else ".")
             )
         return ruleset
 
@@ -203,30 +228,49 @@ class Engine:
                     found.append((rule, check, hit))
 
         next_at = self._next_allowed(ctx, ruleset, hits_by_check)
-        violations = [self._violation(rule, check, hit, next_at, ctx, ui_language)
-                      for rule, check, hit in found]
+        violations = [
+            self._violation(rule, check, hit, next_at, ctx, ui_language)
+            for rule, check, hit in found
+        ]
         allowed = not any(v.severity == "block" for v in violations)
-        return CheckResult(allowed=allowed, violations=violations, next_allowed_at=next_at)
+        return CheckResult(
+            allowed=allowed, violations=violations, next_allowed_at=next_at
+        )
 
     def _violation(
-        self, rule: CompiledRule, check: CompiledCheck, hit: Hit, next_at: datetime | None,
-        ctx: CheckContext, ui: str,
+        self,
+        rule: CompiledRule,
+        check: CompiledCheck,
+        hit: Hit,
+        next_at: datetime | None,
+        ctx: CheckContext,
+        ui: str,
     ) -> Violation:
         params = dict(hit.params)
-        params["next"] = (f"{next_at:%Y-%m-%d %H:%M} ({ctx.proposal.debtor.timezone})"
-                          if next_at else _NEVER)
+        params["next"] = (
+            f"{next_at:%Y-%m-%d %H:%M} ({ctx.proposal.debtor.timezone})"
+            if next_at
+            else _NEVER
+        )
         template = (check.message or rule.message).get(ui) or rule.message.get("en", "")
         setting = f"{rule.id}.{check.name}.{hit.setting}"
         pack = check.pack_for(hit.setting)
         if hit.setting == "severity":
             pack = rule.severity_pack
         return Violation(
-            rule=rule.id, severity=rule.severity, message=_render(template, params, ui),
-            citation=rule.citation, span=hit.span, pack=pack, setting=setting,
+            rule=rule.id,
+            severity=rule.severity,
+            message=_render(template, params, ui),
+            citation=rule.citation,
+            span=hit.span,
+            pack=pack,
+            setting=setting,
         )
 
     def _next_allowed(
-        self, ctx: CheckContext, ruleset: RuleSet,
+        self,
+        ctx: CheckContext,
+        ruleset: RuleSet,
         hits_by_check: dict[int, list[Hit]] | None = None,
     ) -> datetime | None:
         timing = []
@@ -236,8 +280,11 @@ class Engine:
             for check in rule.checks:
                 category = check.kind.effective_category()
                 if category == "standing":
-                    hits = (hits_by_check.get(id(check)) if hits_by_check is not None
-                            else None)
+                    hits = (
+                        hits_by_check.get(id(check))
+                        if hits_by_check is not None
+                        else None
+                    )
                     if hits is None:
                         hits = check.kind.hits(ctx)
                     if hits:
@@ -265,7 +312,10 @@ class Engine:
         authorized) forbids the channel whatever the time.
         """
         proposal = Proposal.from_context(
-            context, channel=channel, language=context.debtor.language, text="",
+            context,
+            channel=channel,
+            language=context.debtor.language,
+            text="",
             send_at=after,
         )
         ruleset = self.ruleset(proposal.jurisdiction)
@@ -278,15 +328,23 @@ class Engine:
         windows: dict[str, dict[str, Any]] = {}
         for channel in CHANNELS:
             proposal = Proposal.from_context(
-                context, channel=channel, language=context.debtor.language, text="",
+                context,
+                channel=channel,
+                language=context.debtor.language,
+                text="",
                 send_at=now,
             )
             ruleset = self.ruleset(proposal.jurisdiction)
             ctx = CheckContext(proposal, ruleset)
             reasons = [
-                rule.id for rule in ruleset.rules if rule.severity == "block"
-                and any(check.kind.effective_category() in ("timing", "standing")
-                        and check.kind.hits(ctx) for check in rule.checks)
+                rule.id
+                for rule in ruleset.rules
+                if rule.severity == "block"
+                and any(
+                    check.kind.effective_category() in ("timing", "standing")
+                    and check.kind.hits(ctx)
+                    for check in rule.checks
+                )
             ]
             next_at = self._next_allowed(ctx, ruleset)
             windows[channel] = {
@@ -299,21 +357,33 @@ class Engine:
     # --- helpers for drafting and call summaries ------------------------------------
 
     def scan_text(
-        self, text: str, *, language: str, jurisdiction: str,
-        account: dict[str, Any] | None = None, ui_language: str | None = None,
+        self,
+        text: str,
+        *,
+        language: str,
+        jurisdiction: str,
+        account: dict[str, Any] | None = None,
+        ui_language: str | None = None,
     ) -> list[Violation]:
         """Phrase-family violations in *text* alone (threats, abuse, deception...)."""
         ruleset = self.ruleset(jurisdiction)
         try:
             facts = AccountFacts.model_validate({"balance": 0, **(account or {})})
         except ValueError as exc:
-            raise InputError(f"The account given to scan_text is not valid: {exc}") from exc
-        proposal = Proposal.model_validate({
-            "jurisdiction": jurisdiction, "channel": "call", "language": language,
-            "send_at": datetime.now(UTC), "text": text,
-            "debtor": {"timezone": _DEFAULT_ZONES.get(jurisdiction, "UTC")},
-            "account": facts,
-        })
+            raise InputError(
+                f"The account given to scan_text is not valid: {exc}"
+            ) from exc
+        proposal = Proposal.model_validate(
+            {
+                "jurisdiction": jurisdiction,
+                "channel": "call",
+                "language": language,
+                "send_at": datetime.now(UTC),
+                "text": text,
+                "debtor": {"timezone": _DEFAULT_ZONES.get(jurisdiction, "UTC")},
+                "account": facts,
+            }
+        )
         ctx = CheckContext(proposal, ruleset)
         violations = []
         for rule in ruleset.rules:
@@ -324,8 +394,11 @@ class Engine:
                 for hit in check.kind.hits(ctx):
                     if hit.span not in seen:
                         seen.add(hit.span)
-                        violations.append(self._violation(rule, check, hit, None, ctx,
-                                                          ui_language or language))
+                        violations.append(
+                            self._violation(
+                                rule, check, hit, None, ctx, ui_language or language
+                            )
+                        )
         violations.sort(key=lambda v: v.span or (0, 0))
         return violations
 
@@ -376,18 +449,25 @@ def get_engine(settings: Settings | None = None) -> Engine:
 
 
 def scan_text(
-    text: str, *, language: str, jurisdiction: str, account: dict[str, Any] | None = None
+    text: str,
+    *,
+    language: str,
+    jurisdiction: str,
+    account: dict[str, Any] | None = None,
 ) -> list[Violation]:
     """Phrase-family violations in an agent's own words (for call summaries)."""
-    return get_engine().scan_text(text, language=language, jurisdiction=jurisdiction,
-                                  account=account)
+    return get_engine().scan_text(
+        text, language=language, jurisdiction=jurisdiction, account=account
+    )
 
 
 def required_disclosures(
     jurisdiction: str, channel: str, language: str, first_contact: bool
 ) -> list[str]:
     """The disclosure wording a draft must carry (insert it verbatim)."""
-    return get_engine().required_disclosures(jurisdiction, channel, language, first_contact)
+    return get_engine().required_disclosures(
+        jurisdiction, channel, language, first_contact
+    )
 
 
 def limited_content_business_name(jurisdiction: str) -> str | None:
@@ -402,11 +482,16 @@ def validate_pack(path: Path | str, settings: Settings | None = None) -> list[st
     if pack is None:
         return errors
     extra = (settings or get_settings()).rule_packs_dir
-    others = [p for p in (read_pack(f)[0] for f in _pack_files(extra) if f.resolve()
-                          != path.resolve()) if p is not None and p.name != pack.name]
+    others = [
+        p
+        for p in (
+            read_pack(f)[0] for f in _pack_files(extra) if f.resolve() != path.resolve()
+        )
+        if p is not None and p.name != pack.name
+    ]
     scope = pack.definition.jurisdiction
     problems: list[str] = []
-    for jurisdiction in (JURISDICTIONS if scope == "any" else (scope,)):
+    for jurisdiction in JURISDICTIONS if scope == "any" else (scope,):
         try:
             _, refused = assemble(jurisdiction, [*others, pack])
         except PackError as exc:

@@ -31,9 +31,17 @@ _MONTHS_EN = {
     name: index
     for index, names in enumerate(
         [
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
             ("december", "dec"),
         ],
         start=1,
@@ -43,8 +51,20 @@ _MONTHS_EN = {
 _MONTHS_ES = {
     name: index
     for index, name in enumerate(
-        ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
-         "septiembre", "octubre", "noviembre", "diciembre"],
+        [
+            "enero",
+            "febrero",
+            "marzo",
+            "abril",
+            "mayo",
+            "junio",
+            "julio",
+            "agosto",
+            "septiembre",
+            "octubre",
+            "noviembre",
+            "diciembre",
+        ],
         start=1,
     )
 }
@@ -99,7 +119,7 @@ def parse_number(raw: str) -> Decimal:
     decimals = len(text) - last_pos - 1
     if len(kinds) == 2 or (text.count(last_ch) == 1 and decimals != 3):
         whole = re.sub(r"[.,]", "", text[:last_pos])
-        return Decimal(f"{whole}.{text[last_pos + 1:]}")
+        return Decimal(f"{whole}.{text[last_pos + 1 :]}")
     return Decimal(re.sub(r"[.,]", "", text))
 
 
@@ -144,7 +164,9 @@ def _year_near(month: int, day: int, reference: date) -> date | None:
             candidate = date(year, month, day)
         except ValueError:
             continue
-        if best is None or abs((candidate - reference).days) < abs((best - reference).days):
+        if best is None or abs((candidate - reference).days) < abs(
+            (best - reference).days
+        ):
             best = candidate
     return best
 
@@ -176,16 +198,25 @@ def find_dates(text: str, *, day_first: bool, reference: date) -> list[FoundDate
                 if g["emon"][0].islower() and g["emon"].lower() in ("may", "mar"):
                     continue  # "you may 2..." is a verb, not a month
                 month, day = _MONTHS_EN[g["emon"].lower()], int(g["eday"])
-                value = (date(int(g["eyear"]), month, day) if g["eyear"]
-                         else _year_near(month, day, reference))
+                value = (
+                    date(int(g["eyear"]), month, day)
+                    if g["eyear"]
+                    else _year_near(month, day, reference)
+                )
             elif g["en2"]:
                 month, day = _MONTHS_EN[g["e2mon"].lower()], int(g["e2day"])
-                value = (date(int(g["e2year"]), month, day) if g["e2year"]
-                         else _year_near(month, day, reference))
+                value = (
+                    date(int(g["e2year"]), month, day)
+                    if g["e2year"]
+                    else _year_near(month, day, reference)
+                )
             elif g["es"]:
                 month, day = _MONTHS_ES[g["smon"].lower()], int(g["sday"])
-                value = (date(int(g["syear"]), month, day) if g["syear"]
-                         else _year_near(month, day, reference))
+                value = (
+                    date(int(g["syear"]), month, day)
+                    if g["syear"]
+                    else _year_near(month, day, reference)
+                )
         except ValueError:
             value = None
         if value is not None:
@@ -200,7 +231,9 @@ def detect_language(
     words = [w.lower() for w in _WORD_RE.findall(text)]
     if len(words) < min_words:
         return None
-    scores = {lang: sum(1 for w in words if w in vocab) for lang, vocab in stopwords.items()}
+    scores = {
+        lang: sum(1 for w in words if w in vocab) for lang, vocab in stopwords.items()
+    }
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     if len(ranked) < 2:
         return ranked[0][0] if ranked and ranked[0][1] else None

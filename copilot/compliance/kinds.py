@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from copilot.compliance.facts import detect_language, find_amounts, find_dates
+from copilot.compliance.facts import detect_language, find_dates
 from copilot.domain import Money
 
 if TYPE_CHECKING:
@@ -36,11 +36,21 @@ log = logging.getLogger(__name__)
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ChannelName = Literal["call", "sms", "email", "letter", "voicemail"]
 RoleName = Literal[
-    "debtor", "spouse", "attorney", "employer", "reference", "relative", "co_debtor", "unknown"
+    "debtor",
+    "spouse",
+    "attorney",
+    "employer",
+    "reference",
+    "relative",
+    "co_debtor",
+    "unknown",
 ]
 AccountFlag = Literal["time_barred", "legal_action_intended", "legal_process_open"]
 DebtorFlag = Literal[
-    "attorney_represented", "cease_requested", "disputed", "verification_sent",
+    "attorney_represented",
+    "cease_requested",
+    "disputed",
+    "verification_sent",
     "employer_prohibits_contact",
 ]
 Category = Literal["timing", "standing", "text"]
@@ -143,7 +153,9 @@ class ContactWindowSettings(KindSettings):
     def _valid_hours(cls, value: dict[str, str]) -> dict[str, str]:
         for day, window in value.items():
             if day not in DAY_NAMES:
-                raise ValueError(f"unknown day {day!r}; use one of {', '.join(DAY_NAMES)}")
+                raise ValueError(
+                    f"unknown day {day!r}; use one of {', '.join(DAY_NAMES)}"
+                )
             try:
                 start, end = _parse_range(window)
             except ValueError as exc:
@@ -168,7 +180,9 @@ class ContactWindow(Kind):
             for day, window in self.settings.hours.items()
         }
 
-    def _intervals(self, ctx: CheckContext, day: date) -> list[tuple[time, time]] | None:
+    def _intervals(
+        self, ctx: CheckContext, day: date
+    ) -> list[tuple[time, time]] | None:
         preferred = ctx.proposal.debtor.preferred_hours
         if preferred is not None and self.settings.preferred_hours == "replace":
             start, end = preferred.start, preferred.end
@@ -179,10 +193,14 @@ class ContactWindow(Kind):
         return None if window is None else [window]
 
     def _uses_preferred(self, ctx: CheckContext) -> bool:
-        return (ctx.proposal.debtor.preferred_hours is not None
-                and self.settings.preferred_hours == "replace")
+        return (
+            ctx.proposal.debtor.preferred_hours is not None
+            and self.settings.preferred_hours == "replace"
+        )
 
-    def _earliest_in(self, ctx: CheckContext, zone: ZoneInfo, moment: datetime) -> datetime | None:
+    def _earliest_in(
+        self, ctx: CheckContext, zone: ZoneInfo, moment: datetime
+    ) -> datetime | None:
         local = moment.astimezone(zone)
         for offset in range(15):
             day = local.date() + timedelta(days=offset)
@@ -219,13 +237,19 @@ class ContactWindow(Kind):
         intervals = self._intervals(ctx, ctx.local.date()) or []
         window = ", ".join(f"{s:%H:%M}–{e:%H:%M}" for s, e in intervals)
         setting = "preferred_hours" if self._uses_preferred(ctx) else "hours"
-        return [Hit(setting, params={"local_time": f"{ctx.local:%H:%M}",
-                                     "window": window or "—"})]
+        return [
+            Hit(
+                setting,
+                params={"local_time": f"{ctx.local:%H:%M}", "window": window or "—"},
+            )
+        ]
 
 
 class ClosedDaysSettings(KindSettings):
     channels: list[ChannelName] = _t("superset")
-    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = _t("superset")
+    weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = _t(
+        "superset"
+    )
     holidays: str | None = Field(default=None, json_schema_extra={"tighten": "keep"})
 
 
@@ -268,14 +292,36 @@ class ClosedDays(Kind):
             reason = {"en": _WEEKDAY_EN[what], "es": _WEEKDAY_ES[what]}
         else:
             reason = {"en": f"a public holiday ({what})", "es": f"festivo ({what})"}
-        return [Hit(setting, params={"local_date": ctx.local.date().isoformat(),
-                                     "reason": reason})]
+        return [
+            Hit(
+                setting,
+                params={"local_date": ctx.local.date().isoformat(), "reason": reason},
+            )
+        ]
 
 
-_WEEKDAY_EN = dict(zip(DAY_NAMES, ("a Monday", "a Tuesday", "a Wednesday", "a Thursday",
-                                   "a Friday", "a Saturday", "a Sunday"), strict=True))
-_WEEKDAY_ES = dict(zip(DAY_NAMES, ("lunes", "martes", "miércoles", "jueves", "viernes",
-                                   "sábado", "domingo"), strict=True))
+_WEEKDAY_EN = dict(
+    zip(
+        DAY_NAMES,
+        (
+            "a Monday",
+            "a Tuesday",
+            "a Wednesday",
+            "a Thursday",
+            "a Friday",
+            "a Saturday",
+            "a Sunday",
+        ),
+        strict=True,
+    )
+)
+_WEEKDAY_ES = dict(
+    zip(
+        DAY_NAMES,
+        ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
+        strict=True,
+    )
+)
 
 
 class FrequencyCapSettings(KindSettings):
@@ -299,7 +345,11 @@ class FrequencyCap(Kind):
 
     def _days(self, ctx: CheckContext) -> list[date]:
         counted = self.settings.counted_channels
-        return [d for d, e in ctx.history_local if e.direction == "outbound" and e.channel in counted]
+        return [
+            d
+            for d, e in ctx.history_local
+            if e.direction == "outbound" and e.channel in counted
+        ]
 
     def earliest(self, ctx: CheckContext, moment: datetime) -> datetime | None:
         if ctx.proposal.channel not in self.settings.applies_to:
@@ -319,9 +369,16 @@ class FrequencyCap(Kind):
         if self.earliest(ctx, send_at) == send_at:
             return []
         count = self._count(self._days(ctx), ctx.local.date()) + 1
-        return [Hit("max_attempts", params={
-            "count": count, "max_attempts": self.settings.max_attempts,
-            "window_days": self.settings.window_days})]
+        return [
+            Hit(
+                "max_attempts",
+                params={
+                    "count": count,
+                    "max_attempts": self.settings.max_attempts,
+                    "window_days": self.settings.window_days,
+                },
+            )
+        ]
 
 
 class ChannelSpreadSettings(KindSettings):
@@ -341,13 +398,18 @@ class ChannelSpread(Kind):
     settings: ChannelSpreadSettings
 
     def _alias(self, channel: str) -> str:
-        return self.settings.aliases.get(channel, channel)  # type: ignore[call-overload]
+        aliases: dict[str, str] = {
+            str(k): str(v) for k, v in self.settings.aliases.items()
+        }
+        return aliases.get(channel, channel)
 
     def _channels(self, ctx: CheckContext, day: date) -> set[str]:
         first = day - timedelta(days=self.settings.window_days - 1)
         used = {
-            self._alias(e.channel) for d, e in ctx.history_local
-            if e.direction == "outbound" and e.channel in self.settings.counted_channels
+            self._alias(e.channel)
+            for d, e in ctx.history_local
+            if e.direction == "outbound"
+            and e.channel in self.settings.counted_channels
             and first <= d <= day
         }
         used.add(self._alias(ctx.proposal.channel))
@@ -368,16 +430,24 @@ class ChannelSpread(Kind):
         if self.earliest(ctx, send_at) == send_at:
             return []
         used = sorted(self._channels(ctx, ctx.local.date()))
-        return [Hit("max_channels", params={
-            "channels": ", ".join(used), "max_channels": self.settings.max_channels,
-            "window_days": self.settings.window_days})]
+        return [
+            Hit(
+                "max_channels",
+                params={
+                    "channels": ", ".join(used),
+                    "max_channels": self.settings.max_channels,
+                    "window_days": self.settings.window_days,
+                },
+            )
+        ]
 
 
 class PauseAfterSettings(KindSettings):
     applies_to: list[ChannelName] = _t("superset")
     trigger_channels: list[ChannelName] = _t("superset")
-    trigger_outcomes: list[Literal["no_answer", "voicemail", "conversation", "delivered",
-                                   "failed"]] = _t("superset")
+    trigger_outcomes: list[
+        Literal["no_answer", "voicemail", "conversation", "delivered", "failed"]
+    ] = _t("superset")
     days: int = Field(ge=1, le=366, json_schema_extra={"tighten": "ge"})
 
 
@@ -391,8 +461,11 @@ class PauseAfter(Kind):
 
     def _triggers(self, ctx: CheckContext) -> list[date]:
         s = self.settings
-        return [d for d, e in ctx.history_local
-                if e.channel in s.trigger_channels and e.outcome in s.trigger_outcomes]
+        return [
+            d
+            for d, e in ctx.history_local
+            if e.channel in s.trigger_channels and e.outcome in s.trigger_outcomes
+        ]
 
     def _blocking(self, triggers: list[date], day: date) -> list[date]:
         span = self.settings.days - 1
@@ -416,8 +489,15 @@ class PauseAfter(Kind):
         if self.earliest(ctx, send_at) == send_at:
             return []
         trigger = max(self._blocking(self._triggers(ctx), ctx.local.date()))
-        return [Hit("days", params={"trigger_date": trigger.isoformat(),
-                                    "days": self.settings.days})]
+        return [
+            Hit(
+                "days",
+                params={
+                    "trigger_date": trigger.isoformat(),
+                    "days": self.settings.days,
+                },
+            )
+        ]
 
 
 # --- standing kinds ------------------------------------------------------------------
@@ -425,16 +505,21 @@ class PauseAfter(Kind):
 
 class FlagBlockSettings(KindSettings):
     flag: DebtorFlag = _t("same")
-    unless_flags: list[DebtorFlag] = Field(default_factory=list,
-                                           json_schema_extra={"tighten": "subset"})
-    except_roles: list[RoleName] = Field(default_factory=list,
-                                         json_schema_extra={"tighten": "subset"})
-    except_families: list[str] = Field(default_factory=list,
-                                       json_schema_extra={"tighten": "subset"})
-    except_channels: list[ChannelName] = Field(default_factory=list,
-                                               json_schema_extra={"tighten": "subset"})
-    requires_families: list[str] = Field(default_factory=list,
-                                         json_schema_extra={"tighten": "subset"})
+    unless_flags: list[DebtorFlag] = Field(
+        default_factory=list, json_schema_extra={"tighten": "subset"}
+    )
+    except_roles: list[RoleName] = Field(
+        default_factory=list, json_schema_extra={"tighten": "subset"}
+    )
+    except_families: list[str] = Field(
+        default_factory=list, json_schema_extra={"tighten": "subset"}
+    )
+    except_channels: list[ChannelName] = Field(
+        default_factory=list, json_schema_extra={"tighten": "subset"}
+    )
+    requires_families: list[str] = Field(
+        default_factory=list, json_schema_extra={"tighten": "subset"}
+    )
 
 
 class FlagBlock(Kind):
@@ -462,7 +547,11 @@ class FlagBlock(Kind):
         if s.requires_families and not any(ctx.has(f) for f in s.requires_families):
             return []
         channel_ok = not s.except_channels or ctx.proposal.channel in s.except_channels
-        if s.except_families and channel_ok and any(ctx.has(f) for f in s.except_families):
+        if (
+            s.except_families
+            and channel_ok
+            and any(ctx.has(f) for f in s.except_families)
+        ):
             return []
         return [Hit("flag", params={"flag": s.flag})]
 
@@ -493,8 +582,9 @@ class ChannelPermission(Kind):
 
 class RecipientPermissionSettings(KindSettings):
     allowed_roles: list[RoleName] = _t("subset")
-    only_if_families: list[str] = Field(default_factory=list,
-                                        json_schema_extra={"tighten": "subset"})
+    only_if_families: list[str] = Field(
+        default_factory=list, json_schema_extra={"tighten": "subset"}
+    )
 
 
 class RecipientPermission(Kind):
@@ -518,7 +608,9 @@ class RecipientPermission(Kind):
         families = self.settings.only_if_families
         if families and not (any(ctx.has(f) for f in families) or ctx.amounts):
             return []
-        return [Hit("allowed_roles", params={"role": _ROLE_NAMES.get(role, {"en": role})})]
+        return [
+            Hit("allowed_roles", params={"role": _ROLE_NAMES.get(role, {"en": role})})
+        ]
 
 
 _ROLE_NAMES: dict[str, dict[str, str]] = {
@@ -553,11 +645,23 @@ class WorkAddress(Kind):
         work = (p.debtor.work_email or "").strip().casefold()
         if p.channel == "email" and work and address == work:
             if prohibits or not s.work_email_requires_prohibition:
-                return [Hit("work_email_requires_prohibition",
-                            params={"address": p.recipient.address})]
-        if p.recipient.role == "employer" and prohibits and s.employer_role_when_prohibited:
-            return [Hit("employer_role_when_prohibited",
-                        params={"address": p.recipient.address or "employer"})]
+                return [
+                    Hit(
+                        "work_email_requires_prohibition",
+                        params={"address": p.recipient.address},
+                    )
+                ]
+        if (
+            p.recipient.role == "employer"
+            and prohibits
+            and s.employer_role_when_prohibited
+        ):
+            return [
+                Hit(
+                    "employer_role_when_prohibited",
+                    params={"address": p.recipient.address or "employer"},
+                )
+            ]
         return []
 
 
@@ -566,18 +670,25 @@ class WorkAddress(Kind):
 
 class PhraseFamilySettings(KindSettings):
     families: list[str] = _t("superset")
-    channels: list[ChannelName] = Field(default_factory=lambda: list(_ALL_CHANNELS),
-                                        json_schema_extra={"tighten": "superset"})
-    applies_when_any: list[AccountFlag] = Field(default_factory=list,
-                                                json_schema_extra={"tighten": "applies"})
-    allowed_when_any: list[AccountFlag] = Field(default_factory=list,
-                                                json_schema_extra={"tighten": "subset"})
-    disallowed_when_any: list[AccountFlag] = Field(default_factory=list,
-                                                   json_schema_extra={"tighten": "superset"})
-    unless_families: list[str] = Field(default_factory=list,
-                                       json_schema_extra={"tighten": "subset"})
+    channels: list[ChannelName] = Field(
+        default_factory=lambda: list(_ALL_CHANNELS),
+        json_schema_extra={"tighten": "superset"},
+    )
+    applies_when_any: list[AccountFlag] = Field(
+        default_factory=list, json_schema_extra={"tighten": "applies"}
+    )
+    allowed_when_any: list[AccountFlag] = Field(
+        default_factory=list, json_schema_extra={"tighten": "subset"}
+    )
+    disallowed_when_any: list[AccountFlag] = Field(
+        default_factory=list, json_schema_extra={"tighten": "superset"}
+    )
+    unless_families: list[str] = Field(
+        default_factory=list, json_schema_extra={"tighten": "subset"}
+    )
     notice_field: Literal["negative_report_notice_sent_at"] | None = Field(
-        default=None, json_schema_extra={"tighten": "keep"})
+        default=None, json_schema_extra={"tighten": "keep"}
+    )
     notice_min_days: int = Field(default=0, ge=0, json_schema_extra={"tighten": "ge"})
 
 
@@ -596,14 +707,19 @@ class PhraseFamilyKind(Kind):
         s, account = self.settings, ctx.proposal.account
         if ctx.proposal.channel not in s.channels:
             return []
-        if s.applies_when_any and not any(getattr(account, f) for f in s.applies_when_any):
+        if s.applies_when_any and not any(
+            getattr(account, f) for f in s.applies_when_any
+        ):
             return []
         allowed = any(getattr(account, f) for f in s.allowed_when_any)
         if allowed and not any(getattr(account, f) for f in s.disallowed_when_any):
             return []
         if s.notice_field:
             sent: date | None = getattr(account, s.notice_field)
-            if sent is not None and (ctx.reference_date - sent).days >= s.notice_min_days:
+            if (
+                sent is not None
+                and (ctx.reference_date - sent).days >= s.notice_min_days
+            ):
                 return []
         if any(ctx.has(f) for f in s.unless_families):
             return []
@@ -611,8 +727,13 @@ class PhraseFamilyKind(Kind):
         found = []
         for family in s.families:
             for match in ctx.matches(family):
-                found.append(Hit(setting, match.span, {
-                    "phrase": match.text, "notice_min_days": s.notice_min_days}))
+                found.append(
+                    Hit(
+                        setting,
+                        match.span,
+                        {"phrase": match.text, "notice_min_days": s.notice_min_days},
+                    )
+                )
         return found
 
 
@@ -639,7 +760,11 @@ class RequiredDisclosure(Kind):
 
     def wording_key(self, channel: str, first_contact: bool) -> str:
         """The pack disclosure key to insert for this channel."""
-        template = self.settings.wording_first if first_contact else self.settings.wording_later
+        template = (
+            self.settings.wording_first
+            if first_contact
+            else self.settings.wording_later
+        )
         return template.format(channel=channel)
 
     def satisfied(self, ctx: CheckContext) -> bool:
@@ -654,11 +779,17 @@ class RequiredDisclosure(Kind):
         s, p = self.settings, ctx.proposal
         if p.channel not in s.channels:
             return []
-        if s.exempt_limited_content and p.channel == "voicemail" and ctx.limited_content():
+        if (
+            s.exempt_limited_content
+            and p.channel == "voicemail"
+            and ctx.limited_content()
+        ):
             return []
-        if (s.exempt_third_party_without_debt
-                and p.recipient.role not in ("debtor", "spouse", "co_debtor", "attorney")
-                and not ctx.mentions_debt()):
+        if (
+            s.exempt_third_party_without_debt
+            and p.recipient.role not in ("debtor", "spouse", "co_debtor", "attorney")
+            and not ctx.mentions_debt()
+        ):
             return []
         if self.satisfied(ctx):
             return []
@@ -691,10 +822,14 @@ class LimitedContent(Kind):
         found = []
         for family in self.settings.forbidden_families:
             for match in ctx.matches(family):
-                found.append(Hit("forbidden_families", match.span, {"phrase": match.text}))
+                found.append(
+                    Hit("forbidden_families", match.span, {"phrase": match.text})
+                )
         if self.settings.forbid_amounts:
             for amount in ctx.amounts:
-                found.append(Hit("forbid_amounts", amount.span, {"phrase": amount.text}))
+                found.append(
+                    Hit("forbid_amounts", amount.span, {"phrase": amount.text})
+                )
         found.sort(key=lambda h: h.span or (0, 0))
         return found
 
@@ -710,8 +845,9 @@ class LimitedContent(Kind):
 
 
 class AmountCheckSettings(KindSettings):
-    allow: list[Literal["balance", "fees", "fee_total", "balance_plus_fees",
-                        "instalment"]] = _t("subset")
+    allow: list[
+        Literal["balance", "fees", "fee_total", "balance_plus_fees", "instalment"]
+    ] = _t("subset")
 
 
 class AmountCheck(Kind):
@@ -744,13 +880,22 @@ class AmountCheck(Kind):
             return []
         account = ctx.proposal.account
         known = self._known(ctx)
-        balance = Money.of(account.balance, account.currency).format(ctx.proposal.language)
+        balance = Money.of(account.balance, account.currency).format(
+            ctx.proposal.language
+        )
         found = []
         for amount in amounts:
-            wrong_currency = amount.currency is not None and amount.currency != account.currency
+            wrong_currency = (
+                amount.currency is not None and amount.currency != account.currency
+            )
             if wrong_currency or _cents(amount.value) not in known:
-                found.append(Hit("allow", amount.span, {"amount": amount.text,
-                                                        "balance": balance}))
+                found.append(
+                    Hit(
+                        "allow",
+                        amount.span,
+                        {"amount": amount.text, "balance": balance},
+                    )
+                )
         return found
 
 
@@ -759,8 +904,9 @@ def _cents(value: Decimal) -> Decimal:
 
 
 class DateCheckSettings(KindSettings):
-    allow: list[Literal["due_date", "plan_next_due", "report_notice", "history",
-                        "send_date"]] = _t("subset")
+    allow: list[
+        Literal["due_date", "plan_next_due", "report_notice", "history", "send_date"]
+    ] = _t("subset")
 
 
 class DateCheck(Kind):
@@ -781,7 +927,11 @@ class DateCheck(Kind):
         recorded: list[date] = []
         if "due_date" in allow and account.due_date:
             recorded.append(account.due_date)
-        if "plan_next_due" in allow and account.payment_plan and account.payment_plan.next_due:
+        if (
+            "plan_next_due" in allow
+            and account.payment_plan
+            and account.payment_plan.next_due
+        ):
             recorded.append(account.payment_plan.next_due)
         known = set(recorded)
         if "report_notice" in allow and account.negative_report_notice_sent_at:
@@ -791,8 +941,11 @@ class DateCheck(Kind):
         if "send_date" in allow:
             known.add(ctx.local.date())
         listed = ", ".join(d.isoformat() for d in recorded) or "—"
-        return [Hit("allow", found.span, {"date": found.text, "known": listed})
-                for found in dates if found.value not in known]
+        return [
+            Hit("allow", found.span, {"date": found.text, "known": listed})
+            for found in dates
+            if found.value not in known
+        ]
 
 
 class LanguageCheckSettings(KindSettings):
@@ -800,8 +953,10 @@ class LanguageCheckSettings(KindSettings):
     margin: float = Field(default=1.5, gt=1.0, json_schema_extra={"tighten": "le"})
 
 
-_LANGUAGE_NAMES = {"en": {"en": "English", "es": "Spanish"},
-                   "es": {"en": "inglés", "es": "español"}}
+_LANGUAGE_NAMES = {
+    "en": {"en": "English", "es": "Spanish"},
+    "es": {"en": "inglés", "es": "español"},
+}
 
 
 class LanguageCheck(Kind):
@@ -813,16 +968,30 @@ class LanguageCheck(Kind):
     settings: LanguageCheckSettings
 
     def hits(self, ctx: CheckContext) -> list[Hit]:
-        detected = detect_language(ctx.proposal.text, ctx.stopwords,
-                                   min_words=self.settings.min_words,
-                                   margin=self.settings.margin)
+        detected = detect_language(
+            ctx.proposal.text,
+            ctx.stopwords,
+            min_words=self.settings.min_words,
+            margin=self.settings.margin,
+        )
         asked = ctx.proposal.language
         if detected is None or detected == asked:
             return []
-        return [Hit("margin", params={
-            "detected": {ui: names.get(detected, detected) for ui, names in _LANGUAGE_NAMES.items()},
-            "asked": {ui: names.get(asked, asked) for ui, names in _LANGUAGE_NAMES.items()},
-        })]
+        return [
+            Hit(
+                "margin",
+                params={
+                    "detected": {
+                        ui: names.get(detected, detected)
+                        for ui, names in _LANGUAGE_NAMES.items()
+                    },
+                    "asked": {
+                        ui: names.get(asked, asked)
+                        for ui, names in _LANGUAGE_NAMES.items()
+                    },
+                },
+            )
+        ]
 
 
 class FeeCheckSettings(KindSettings):
@@ -845,16 +1014,33 @@ class FeeCheck(Kind):
         kinds = {k.casefold() for k in self.settings.fee_kinds}
         if any(f.kind.casefold() in kinds for f in ctx.proposal.account.fees):
             return []
-        return [Hit("fee_kinds", m.span, {"phrase": m.text})
-                for family in self.settings.families for m in ctx.matches(family)]
+        return [
+            Hit("fee_kinds", m.span, {"phrase": m.text})
+            for family in self.settings.families
+            for m in ctx.matches(family)
+        ]
 
 
 KINDS: dict[str, type[Kind]] = {
     kind.name: kind
-    for kind in (ContactWindow, ClosedDays, FrequencyCap, ChannelSpread, PauseAfter,
-                 FlagBlock, ChannelPermission, RecipientPermission, WorkAddress,
-                 PhraseFamilyKind, RequiredDisclosure, LimitedContent, AmountCheck,
-                 DateCheck, LanguageCheck, FeeCheck)
+    for kind in (
+        ContactWindow,
+        ClosedDays,
+        FrequencyCap,
+        ChannelSpread,
+        PauseAfter,
+        FlagBlock,
+        ChannelPermission,
+        RecipientPermission,
+        WorkAddress,
+        PhraseFamilyKind,
+        RequiredDisclosure,
+        LimitedContent,
+        AmountCheck,
+        DateCheck,
+        LanguageCheck,
+        FeeCheck,
+    )
 }
 
 
@@ -883,10 +1069,12 @@ def _applies_looser(base: list[str], new: list[str]) -> str | None:
 _COMPARE: dict[str, Callable[[Any, Any], str | None]] = {
     "le": lambda b, n: f"raises {b} to {n}" if n > b else None,
     "ge": lambda b, n: f"lowers {b} to {n}" if n < b else None,
-    "superset": lambda b, n: (f"drops {', '.join(sorted(set(b) - set(n)))}"
-                              if not set(n) >= set(b) else None),
-    "subset": lambda b, n: (f"adds {', '.join(sorted(set(n) - set(b)))}"
-                            if not set(n) <= set(b) else None),
+    "superset": lambda b, n: (
+        f"drops {', '.join(sorted(set(b) - set(n)))}" if not set(n) >= set(b) else None
+    ),
+    "subset": lambda b, n: (
+        f"adds {', '.join(sorted(set(n) - set(b)))}" if not set(n) <= set(b) else None
+    ),
     "true": lambda b, n: "turns it off" if b and not n else None,
     "false": lambda b, n: "turns it on" if n and not b else None,
     "same": lambda b, n: f"changes {b} to {n}" if n != b else None,

@@ -148,12 +148,18 @@ class Proposal(_Strict):
         """Build a proposal from the CRM's view of a debtor."""
         debtor, account = context.debtor, context.account
         history = [
-            {"at": a.at, "channel": a.channel, "direction": a.direction,
-             "outcome": a.outcome}
+            {
+                "at": a.at,
+                "channel": a.channel,
+                "direction": a.direction,
+                "outcome": a.outcome,
+            }
             for a in context.contact_attempts
         ]
         if first_contact is None:
-            first_contact = not any(a.direction == "outbound" for a in context.contact_attempts)
+            first_contact = not any(
+                a.direction == "outbound" for a in context.contact_attempts
+            )
         plan = account.payment_plan
         data: dict[str, Any] = {
             "jurisdiction": debtor.jurisdiction,
@@ -162,8 +168,10 @@ class Proposal(_Strict):
             "send_at": send_at,
             "first_contact": first_contact,
             "text": text,
-            "recipient": {"role": recipient_role,
-                          "address": _address_for(context, channel, recipient_role)},
+            "recipient": {
+                "role": recipient_role,
+                "address": _address_for(context, channel, recipient_role),
+            },
             "debtor": {
                 "name": debtor.name,
                 "timezone": debtor.timezone,
@@ -181,10 +189,13 @@ class Proposal(_Strict):
                 "balance": account.balance.amount,
                 "currency": account.balance.currency,
                 "due_date": account.due_date,
-                "fees": [{"kind": f.kind, "amount": f.amount.amount} for f in account.fees],
+                "fees": [
+                    {"kind": f.kind, "amount": f.amount.amount} for f in account.fees
+                ],
                 "payment_plan": (
                     {"instalment": plan.instalment.amount, "next_due": plan.next_due}
-                    if plan is not None else None
+                    if plan is not None
+                    else None
                 ),
                 "time_barred": account.time_barred,
                 "legal_action_intended": account.legal_action_intended,

@@ -43,7 +43,8 @@ class PackError(ConfigError):
 
     def __init__(self, errors: list[str]) -> None:
         super().__init__(
-            "A rule pack failed validation: " + "; ".join(errors)
+            "A rule pack failed validation: "
+            + "; ".join(errors)
             + ". Fix the pack; the previous packs stay active.",
             details={"errors": errors},
         )
@@ -110,7 +111,9 @@ class PackFile:
         return f"{self.path}:{self.lines.get(keys, 1)}"
 
 
-def _node_lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+def _node_lines(
+    node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]
+) -> None:
     out[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -140,21 +143,29 @@ def read_pack(path: Path) -> tuple[PackFile | None, list[str]]:
     if node is not None:
         _node_lines(node, (), lines)
     if not isinstance(data, dict):
-        return None, [f"{path}:1: a pack must be a mapping with pack, jurisdiction and rules"]
+        return None, [
+            f"{path}:1: a pack must be a mapping with pack, jurisdiction and rules"
+        ]
 
     try:
         definition = PackDef.model_validate(data)
     except ValidationError as exc:
-        pack = PackFile(path, PackDef.model_construct(), lines)
-        return None, [f"{pack.where(*e['loc'])}: {_loc(e['loc'])}{e['msg']}" for e in exc.errors()]
+        pack = PackFile(
+            path, PackDef.model_construct(pack="", jurisdiction="any"), lines
+        )
+        return None, [
+            f"{pack.where(*e['loc'])}: {_loc(e['loc'])}{e['msg']}" for e in exc.errors()
+        ]
 
     pack = PackFile(path, definition, lines)
     errors = _check_patterns(pack)
     if not definition.overlay:
         errors += _check_base_rules(pack)
     elif definition.language is not None:
-        errors.append(f"{pack.where('language')}: an overlay pack cannot change the "
-                      "negation or stop words; put them in a base pack")
+        errors.append(
+            f"{pack.where('language')}: an overlay pack cannot change the "
+            "negation or stop words; put them in a base pack"
+        )
     return (None, errors) if errors else (pack, [])
 
 
@@ -170,9 +181,11 @@ def _check_patterns(pack: PackFile) -> list[str]:
                 try:
                     re.compile(pattern)
                 except re.error as exc:
-                    errors.append(f"{pack.where('phrases', name, lang, index)}: pattern "
-                                  f"{pattern!r} of family {name} is not a valid regular "
-                                  f"expression ({exc.msg})")
+                    errors.append(
+                        f"{pack.where('phrases', name, lang, index)}: pattern "
+                        f"{pattern!r} of family {name} is not a valid regular "
+                        f"expression ({exc.msg})"
+                    )
     return errors
 
 
@@ -182,8 +195,10 @@ def _validate_settings(
     kind_name = raw.get("kind")
     if kind_name not in KINDS:
         known = ", ".join(sorted(KINDS))
-        return None, [f"{pack.where('rules', rule_id, 'checks', check, 'kind')}: unknown "
-                      f"rule kind {kind_name!r} in {rule_id}.{check}; use one of {known}"]
+        return None, [
+            f"{pack.where('rules', rule_id, 'checks', check, 'kind')}: unknown "
+            f"rule kind {kind_name!r} in {rule_id}.{check}; use one of {known}"
+        ]
     try:
         return KINDS[kind_name].Settings.model_validate(raw), []
     except ValidationError as exc:
@@ -199,13 +214,19 @@ def _check_base_rules(pack: PackFile) -> list[str]:
     for rule_id, rule in pack.definition.rules.items():
         where = pack.where("rules", rule_id)
         if not _RULE_ID_RE.match(rule_id):
-            errors.append(f"{where}: rule id {rule_id!r} must look like 'us.contact_time'")
-        missing = [n for n in ("severity", "citation", "message") if getattr(rule, n) is None]
+            errors.append(
+                f"{where}: rule id {rule_id!r} must look like 'us.contact_time'"
+            )
+        missing = [
+            n for n in ("severity", "citation", "message") if getattr(rule, n) is None
+        ]
         if missing:
             errors.append(f"{where}: rule {rule_id} lacks {', '.join(missing)}")
         elif rule.message is not None and set(rule.message) != {"en", "es"}:
-            errors.append(f"{pack.where('rules', rule_id, 'message')}: rule {rule_id} "
-                          "needs a message in both en and es")
+            errors.append(
+                f"{pack.where('rules', rule_id, 'message')}: rule {rule_id} "
+                "needs a message in both en and es"
+            )
         if not rule.checks:
             errors.append(f"{where}: rule {rule_id} has no checks")
         for check, raw in rule.checks.items():
@@ -306,12 +327,15 @@ def _add_base(state: _State, pack: PackFile) -> list[str]:
             state.resets.update(w.lower() for w in words)
         for code, words in lang.stopwords.items():
             state.stopwords.setdefault(code, set()).update(w.lower() for w in words)
-    state.disclosures.update({k: dict(v) for k, v in definition.disclosures.items()})
+    for key, wording in definition.disclosures.items():
+        state.disclosures[key] = {str(lang): text for lang, text in wording.items()}
     for rule_id, rule in definition.rules.items():
         if rule_id in state.rules:
             other = state.rules[rule_id]["pack"]
-            errors.append(f"{pack.where('rules', rule_id)}: rule {rule_id} is already "
-                          f"defined by pack {other}; use an overlay pack to change it")
+            errors.append(
+                f"{pack.where('rules', rule_id)}: rule {rule_id} is already "
+                f"defined by pack {other}; use an overlay pack to change it"
+            )
             continue
         state.rules[rule_id] = _new_rule(pack, rule_id, rule)
     state.packs.append(pack)
@@ -320,11 +344,20 @@ def _add_base(state: _State, pack: PackFile) -> list[str]:
 
 def _new_rule(pack: PackFile, rule_id: str, rule: RuleDef) -> dict[str, Any]:
     return {
-        "severity": rule.severity, "severity_pack": pack.name,
-        "citation": rule.citation, "message": dict(rule.message or {}), "pack": pack.name,
-        "checks": {name: {"raw": dict(raw), "provenance": {}, "pack": pack.name,
-                          "line": pack.where("rules", rule_id, "checks", name)}
-                   for name, raw in rule.checks.items()},
+        "severity": rule.severity,
+        "severity_pack": pack.name,
+        "citation": rule.citation,
+        "message": dict(rule.message or {}),
+        "pack": pack.name,
+        "checks": {
+            name: {
+                "raw": dict(raw),
+                "provenance": {},
+                "pack": pack.name,
+                "line": pack.where("rules", rule_id, "checks", name),
+            }
+            for name, raw in rule.checks.items()
+        },
     }
 
 
@@ -333,14 +366,22 @@ def _add_overlay(state: _State, pack: PackFile) -> list[str]:
     definition = pack.definition
     _merge_phrases(state, pack)
     for key, wording in definition.disclosures.items():
-        state.disclosures.setdefault(key, {}).update(wording)
+        state.disclosures.setdefault(key, {}).update(
+            {str(lang): text for lang, text in wording.items()}
+        )
     for rule_id, rule in definition.rules.items():
         where = pack.where("rules", rule_id)
         if rule_id not in state.rules:
-            if not _RULE_ID_RE.match(rule_id) or rule.severity is None or not rule.checks:
-                errors.append(f"{where}: rule {rule_id} is not defined by a base pack; a new "
-                              "rule needs an id like 'company.x', severity, citation, "
-                              "message (en, es) and checks")
+            if (
+                not _RULE_ID_RE.match(rule_id)
+                or rule.severity is None
+                or not rule.checks
+            ):
+                errors.append(
+                    f"{where}: rule {rule_id} is not defined by a base pack; a new "
+                    "rule needs an id like 'company.x', severity, citation, "
+                    "message (en, es) and checks"
+                )
                 continue
             for check, raw in rule.checks.items():
                 errors += _validate_settings(pack, rule_id, check, raw)[1]
@@ -352,8 +393,10 @@ def _add_overlay(state: _State, pack: PackFile) -> list[str]:
         target = state.rules[rule_id]
         if rule.severity is not None:
             if target["severity"] == "block" and rule.severity == "warn":
-                errors.append(f"{pack.where('rules', rule_id, 'severity')}: {rule_id} "
-                              "cannot go from block to warn in an overlay pack")
+                errors.append(
+                    f"{pack.where('rules', rule_id, 'severity')}: {rule_id} "
+                    "cannot go from block to warn in an overlay pack"
+                )
             else:
                 target["severity"], target["severity_pack"] = rule.severity, pack.name
         if rule.citation is not None:
@@ -367,21 +410,33 @@ def _add_overlay(state: _State, pack: PackFile) -> list[str]:
 
 
 def _overlay_check(
-    pack: PackFile, rule_id: str, check: str, target: dict[str, Any], partial: dict[str, Any]
+    pack: PackFile,
+    rule_id: str,
+    check: str,
+    target: dict[str, Any],
+    partial: dict[str, Any],
 ) -> list[str]:
     where = pack.where("rules", rule_id, "checks", check)
     existing = target["checks"].get(check)
     if existing is None:
         if "kind" not in partial:
-            return [f"{where}: {rule_id} has no check {check!r}; a new check needs a kind"]
+            return [
+                f"{where}: {rule_id} has no check {check!r}; a new check needs a kind"
+            ]
         errs = _validate_settings(pack, rule_id, check, partial)[1]
         if not errs:
-            target["checks"][check] = {"raw": dict(partial), "provenance": {},
-                                       "pack": pack.name, "line": where}
+            target["checks"][check] = {
+                "raw": dict(partial),
+                "provenance": {},
+                "pack": pack.name,
+                "line": where,
+            }
         return errs
     if "kind" in partial and partial["kind"] != existing["raw"]["kind"]:
-        return [f"{pack.where('rules', rule_id, 'checks', check, 'kind')}: cannot change "
-                f"the kind of {rule_id}.{check}"]
+        return [
+            f"{pack.where('rules', rule_id, 'checks', check, 'kind')}: cannot change "
+            f"the kind of {rule_id}.{check}"
+        ]
     merged = {**existing["raw"], **partial}
     settings, errs = _validate_settings(pack, rule_id, check, merged)
     if settings is None:
@@ -391,7 +446,8 @@ def _overlay_check(
     problems = [
         f"{pack.where('rules', rule_id, 'checks', check, name)}: {rule_id}.{check}.{name} "
         f"would loosen the rule ({reason}); an overlay pack may only tighten"
-        for name, reason in loosened(base, settings) if name in partial
+        for name, reason in loosened(base, settings)
+        if name in partial
     ]
     if problems:
         return problems
@@ -403,8 +459,12 @@ def _overlay_check(
 
 def _compile(jurisdiction: str, state: _State) -> tuple[RuleSet, list[str]]:
     families = {
-        name: compile_family(name, [*d["en"], *d["es"]], negation_aware=d["negation_aware"],
-                             rights_aware=d["rights_aware"])
+        name: compile_family(
+            name,
+            [*d["en"], *d["es"]],
+            negation_aware=d["negation_aware"],
+            rights_aware=d["rights_aware"],
+        )
         for name, d in state.phrases.items()
     }
     errors: list[str] = []
@@ -419,25 +479,49 @@ def _compile(jurisdiction: str, state: _State) -> tuple[RuleSet, list[str]]:
             kind = kind_cls(settings)
             missing = [f for f in kind.families() if f not in families]
             if missing:
-                errors.append(f"{entry['line']}: {rule_id}.{name} refers to unknown phrase "
-                              f"famil{'y' if len(missing) == 1 else 'ies'} "
-                              f"{', '.join(missing)}")
+                errors.append(
+                    f"{entry['line']}: {rule_id}.{name} refers to unknown phrase "
+                    f"famil{'y' if len(missing) == 1 else 'ies'} "
+                    f"{', '.join(missing)}"
+                )
                 continue
             if isinstance(kind, LimitedContent) and lcm is None:
                 lcm = kind
-            message = dict(settings.message) if settings.message else None
-            checks.append(CompiledCheck(name, kind, message, dict(entry["provenance"]),
-                                        entry["pack"]))
-        rules.append(CompiledRule(rule_id, rule["severity"], rule["citation"] or "",
-                                  rule["message"], rule["pack"], checks,
-                                  rule["severity_pack"]))
+            message = (
+                {str(k): v for k, v in settings.message.items()}
+                if settings.message
+                else None
+            )
+            checks.append(
+                CompiledCheck(
+                    name, kind, message, dict(entry["provenance"]), entry["pack"]
+                )
+            )
+        rules.append(
+            CompiledRule(
+                rule_id,
+                rule["severity"],
+                rule["citation"] or "",
+                rule["message"],
+                rule["pack"],
+                checks,
+                rule["severity_pack"],
+            )
+        )
     grammar = Grammar(frozenset(state.negators), frozenset(state.resets), state.window)
     ruleset = RuleSet(
-        jurisdiction=jurisdiction, rules=rules, families=families, grammar=grammar,
+        jurisdiction=jurisdiction,
+        rules=rules,
+        families=families,
+        grammar=grammar,
         rights=families.get("rights_statement"),
         stopwords={k: frozenset(v) for k, v in state.stopwords.items()},
-        disclosures=state.disclosures, packs=list(state.packs), limited_content_check=lcm,
-        family_patterns={n: {"en": d["en"], "es": d["es"]} for n, d in state.phrases.items()},
+        disclosures=state.disclosures,
+        packs=list(state.packs),
+        limited_content_check=lcm,
+        family_patterns={
+            n: {"en": d["en"], "es": d["es"]} for n, d in state.phrases.items()
+        },
     )
     return ruleset, errors
 
@@ -450,9 +534,13 @@ def assemble(
     Raises :class:`PackError` when the base packs themselves do not fit together.
     """
     relevant = [p for p in packs if p.definition.jurisdiction in ("any", jurisdiction)]
-    bases = sorted((p for p in relevant if not p.definition.overlay),
-                   key=lambda p: (p.definition.jurisdiction != "any", p.path.name))
-    overlays = sorted((p for p in relevant if p.definition.overlay), key=lambda p: p.path.name)
+    bases = sorted(
+        (p for p in relevant if not p.definition.overlay),
+        key=lambda p: (p.definition.jurisdiction != "any", p.path.name),
+    )
+    overlays = sorted(
+        (p for p in relevant if p.definition.overlay), key=lambda p: p.path.name
+    )
     if not any(p.definition.jurisdiction == jurisdiction for p in bases):
         raise PackError([f"no base rule pack for {jurisdiction} was loaded"])
 
@@ -472,8 +560,12 @@ def assemble(
             candidate, errors = _compile(jurisdiction, trial)
         if errors:
             refused[pack.path] = errors
-            log.warning("rule pack %s refused for %s: %d errors", pack.path.name,
-                        jurisdiction, len(errors))
+            log.warning(
+                "rule pack %s refused for %s: %d errors",
+                pack.path.name,
+                jurisdiction,
+                len(errors),
+            )
             continue
         state, ruleset = trial, candidate
     return ruleset, refused

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 __all__ = ["Family", "Grammar", "PhraseMatch", "compile_family"]
 
 _TOKEN_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
-_CLAUSE_BREAK_RE = re.compile(r"[.;:!?¿¡,\n()]|\b(?:but|pero|however|sin embargo)\b", re.I)
+_CLAUSE_BREAK_RE = re.compile(
+    r"[.;:!?¿¡,\n()]|\b(?:but|pero|however|sin embargo)\b", re.I
+)
 _LOOKBACK_CHARS = 120
 
 
@@ -39,13 +41,11 @@ class Grammar:
 
     def negated(self, text: str, start: int) -> bool:
         """True when the words just before *start*, in its clause, negate what follows."""
-        head = text[max(0, start - _LOOKBACK_CHARS):start]
-        last_break = None
-        for last_break in _CLAUSE_BREAK_RE.finditer(head):
-            pass
-        if last_break is not None:
-            head = head[last_break.end():]
-        tokens = [t.lower() for t in _TOKEN_RE.findall(head)][-self.window:]
+        head = text[max(0, start - _LOOKBACK_CHARS) : start]
+        breaks = list(_CLAUSE_BREAK_RE.finditer(head))
+        if breaks:
+            head = head[breaks[-1].end() :]
+        tokens = [t.lower() for t in _TOKEN_RE.findall(head)][-self.window :]
         for token in reversed(tokens):
             if token in self.resets:
                 return False
@@ -74,17 +74,21 @@ class Family:
             start = match.start()
             if self.negation_aware and grammar.negated(text, start):
                 continue
-            if self.rights_aware and rights is not None and _after_right(text, start, rights):
+            if (
+                self.rights_aware
+                and rights is not None
+                and _after_right(text, start, rights)
+            ):
                 continue
             found.append(PhraseMatch(self.name, match.span(), match.group(0)))
         return found
 
 
 def _after_right(text: str, start: int, rights: Family) -> bool:
-    head = text[max(0, start - _LOOKBACK_CHARS):start]
+    head = text[max(0, start - _LOOKBACK_CHARS) : start]
     breaks = list(re.finditer(r"[.;:!?\n]", head))
     if breaks:
-        head = head[breaks[-1].end():]
+        head = head[breaks[-1].end() :]
     return rights.regex is not None and rights.regex.search(head) is not None
 
 
