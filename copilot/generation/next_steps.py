@@ -1,0 +1,178 @@
+"""Next steps: a ranked, explainable list of what to do for a debtor, and when.
+
+The ranking is deterministic: each candidate action gets a score from named factors
+(a broken promise, days past due, the balance, dispute and cease state, the last
+contact's outcome), and every factor that moved the score is listed as a reason. The
+compliance engine says when each channel is next lawful; an action that cannot happen
+now sinks below those that can, and says when it could.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from copilot.domain import Citation, DebtorContext
+
+__all__ = ["ACTIONS", "NextStep", "rank_next_steps"]
+
+ACTIONS = (
+    "call", "sms", "email", "letter", "payment_plan_offer", "hardship_pause",
+    "send_validation", "wait", "escalate_legal_review", "close",
+)
+_CHANNEL = {"call": "call", "sms": "sms", "email": "email", "letter": "letter",
+            "payment_plan_offer": "call", "hardship_pause": "call",
+            "send_validation": "letter"}
+_DRAFT_GOAL = {"call": "reminder", "sms": "reminder", "email": "reminder",
+               "letter": "reminder", "payment_plan_offer": "plan_offer",
+               "hardship_pause": "hardship"}
+_POLICY_QUERY = {
+    "call": "telephone call frequency hours",
+    "sms": "text message electronic communication opt out",
+    "email": "email electronic communication opt out",
+    "letter": "letter written notice",
+    "payment_plan_offer": "payment plan instalments arrangement",
+    "hardship_pause": "hardship pause reduced payments",
+    "send_validation": "dispute verification validation notice",
+    "wait": "contact frequency waiting period",
+    "escalate_legal_review": "escalation from pre-legal to legal collection",
+    "close": "cease communication request close account",
+}
+
+
+@dataclass
+class NextStep:
+    """One recommended action with its score, timing and reasons."""
+
+    action: str
+    score: float
+    allowed_now: bool
+    allowed_at: datetime | None
+    reasons: list[str] = field(default_factory=list)
+    blocked_by: list[str] = field(default_factory=list)
+    draft: dict[str, str] | None = None
+    citation: Citation | None = None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The API and ``--json`` shape."""
+        return {
+            "action": self.action,
+            "score": round(self.score, 1),
+            "allowed_now": self.allowed_now,
+            "allowed_at": self.allowed_at.isoformat() if self.allowed_at else None,
+            "why": self.reasons,
+            "blocked_by": self.blocked_by,
+            "would_draft": self.draft,
+            "citation": self.citation.model_dump(mode="json") if self.citation else None,
+        }
+
+
+def _usd_equivalent(context: DebtorContext) -> float:
+    balance = context.account.balance
+    rate = 1 / 4000 if balance.currency == "COP" else 1.0
+    return float(balance.amount) * rate
+
+
+def _candidates(context: DebtorContext, now: datetime) -> dict[str, tuple[float, list[str]]]:
+    """Base score and reasons per action, from the account's facts alone."""
+    debtor, account = context.debtor, context.account
+    today = now.astimezone(debtor.zone).date()
+    dpd = account.days_past_due(today)
+    balance = _usd_equivalent(context)
+    scores: dict[str, tuple[float, list[str]]] = {}
+
+    def add(action: str, points: float, reason: str) -> None:
+        score, reasons = scores.get(action, (0.0, []))
+        scores[action] = (score + points, [*reasons, reason])
+
+    if debtor.cease_requested:
+        add("close", 90, "the debtor asked us to stop contacting them")
+        if account.legal_action_intended or account.legal_process_open:
+            add("escalate_legal_review", 60, "legal action is recorded as intended")
+        return scores
+    if debtor.attorney_represented:
+        add("wait", 85, "the debtor is represented by an attorney: contact the attorney")
+        return scores
+    if debtor.disputed and not debtor.verification_sent:
+        add("send_validation", 95, "the debt is disputed and verification was not sent")
+        add("wait", 40, "collection pauses until verification is sent")
+        return scores
+
+    broken = [p for p in context.promises if p.status == "broken"]
+    pending = sorted((p for p in context.promises if p.status == "pending"),
+                     key=lambda p: p.due)
+    plan = account.payment_plan
+    last = context.contact_attempts[-1] if context.contact_attempts else None
+
+    for action in ("call", "sms", "email", "letter"):
+        add(action, 20, "contact keeps the account moving")
+    if dpd > 0:
+        add("call", min(dpd, 180) / 6, f"{dpd} days past due")
+        add("sms", min(dpd, 180) / 9, f"{dpd} days past due")
+    if balance > 1000:
+        add("call", 8, "the balance is large")
+    if broken:
+        add("call", 25, f"{len(broken)} broken promise(s) to pay")
+    if plan is not None and plan.status == "broken":
+        add("call", 20, "the payment plan is broken")
+        add("payment_plan_offer", 30, "a broken plan may be rebuilt on new terms")
+    if pending:
+        days = (pending[0].due - today).days
+        if days <= 3:
+            add("sms", 30, f"a promise to pay is due in {max(days, 0)} day(s)")
+    if debtor.hardship:
+        add("hardship_pause", 55, "a hardship is recorded")
+        add("payment_plan_offer", 20, "smaller payments may suit the hardship")
+    elif dpd > 60 and (plan is None or plan.status != "active"):
+        add("payment_plan_offer", 35, "long past due with no active plan")
+    if account.time_barred:
+        add("letter", 10, "time-barred debt: written contact, no suit may be threatened")
+        add("close", 30, "the debt is past the statute of limitations")
+    elif account.legal_action_intended and dpd > 180:
+        add("escalate_legal_review", 45, "over 180 days past due with legal action intended")
+    if last is not None and last.outcome == "conversation":
+        add("email", 5, "a recent conversation can be followed up in writing")
+    if "sms" in debtor.opted_out_channels:
+        scores.pop("sms", None)
+    if "email" in debtor.opted_out_channels or not debtor.email:
+        scores.pop("email", None)
+    return scores
+
+
+def rank_next_steps(
+    context: DebtorContext, engine: Any, *, now: datetime | None = None,
+    knowledge: Any | None = None, limit: int = 6,
+) -> list[NextStep]:
+    """Ranked next actions, each with when it is allowed, why, and what it would draft."""
+    moment = now or datetime.now(UTC)
+    steps: list[NextStep] = []
+    windows = engine.contact_windows(context, moment)
+    for action, (score, reasons) in _candidates(context, moment).items():
+        channel = _CHANNEL.get(action)
+        allowed_now, allowed_at, blocked_by = True, moment, []
+        if channel is not None:
+            window = windows.get(channel, {})
+            allowed_now = bool(window.get("allowed_now", False))
+            raw = window.get("next_allowed_at")
+            allowed_at = datetime.fromisoformat(raw) if isinstance(raw, str) else raw
+            blocked_by = list(window.get("reasons", []))
+            if not allowed_now:
+                score -= 50
+                if allowed_at is not None and allowed_at - moment > timedelta(days=3):
+                    score -= 20
+        draft = None
+        if action in _DRAFT_GOAL and channel is not None:
+            draft = {"channel": channel, "goal": _DRAFT_GOAL[action],
+                     "language": context.debtor.language}
+        steps.append(NextStep(action=action, score=score, allowed_now=allowed_now,
+                              allowed_at=allowed_at, reasons=reasons,
+                              blocked_by=blocked_by, draft=draft))
+    steps.sort(key=lambda s: (-s.score, ACTIONS.index(s.action)))
+    steps = steps[:limit]
+    if knowledge is not None:
+        for step in steps:
+            found = knowledge.search(_POLICY_QUERY[step.action], k=1,
+                                     jurisdiction=context.debtor.jurisdiction)
+            step.citation = found[0].citation() if found else None
+    return steps
