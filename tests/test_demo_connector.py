@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from connectors.base import available_connectors, get_connector
 from connectors.demo import DemoConnector
 from connectors.demo.seed import US_ZONES, SeedDebtor, generate_portfolio
-from connectors.demo.store import SCHEMA_VERSION
+from connectors.demo.store import SCHEMA_VERSION, normalize
 from copilot.cli import main
 from copilot.config import Settings
 from copilot.domain import Activity, DebtorContext
@@ -164,7 +164,7 @@ CASE_KINDS: list[tuple[str, Callable[[SeedDebtor], bool], int]] = [
         lambda i: i.debtor.employer_prohibits_contact and bool(i.debtor.work_email),
         1,
     ),
-    ("hardship", lambda i: i.debtor.hardship, 4),
+    ("hardship", lambda i: i.debtor.hardship, 3),
     ("US opted-out channel", lambda i: bool(i.debtor.opted_out_channels), 1),
     (
         "CO debtor with a narrowed set of authorized channels",
@@ -505,6 +505,25 @@ def test_search_ignores_accents_and_case(connector: DemoConnector) -> None:
     assert name in by_accented
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Muñoz", "munoz"),
+        ("ÁNGELA", "angela"),
+        ("Óscar Cañas", "oscar canas"),
+        ("D-1001", "d-1001"),
+    ],
+    ids=[
+        "a tilde is dropped",
+        "capitals and acute accents fold",
+        "two words fold",
+        "ids keep their dash",
+    ],
+)
+def test_search_text_is_folded_to_plain_lower_case(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
 def test_search_respects_the_limit_and_treats_wildcards_literally(
     connector: DemoConnector,
 ) -> None:
@@ -704,6 +723,27 @@ def test_reset_drops_written_activities_and_redates_the_portfolio(
         days=10
     )
     assert connector.check().ok
+
+
+def test_check_reports_the_size_and_warns_when_the_dates_have_aged(
+    settings: Settings,
+) -> None:
+    clock = Clock(NOW)
+    connector = DemoConnector(
+        settings.data_dir / "demo_crm.sqlite",
+        clock=clock,
+        prepare_dir=settings.ensure_data_dir,
+    )
+
+    fresh = connector.check()
+    clock.now = NOW + timedelta(days=30)
+    aged = connector.check()
+
+    assert fresh.ok and fresh.problems == []
+    assert f"{len(generate_portfolio(NOW))} debtors" in fresh.detail
+    assert aged.ok
+    assert "30 days ago" in aged.problems[0]
+    assert "copilot demo reset" in aged.problems[0]
 
 
 # --- bad data ------------------------------------------------------------------------

@@ -28,6 +28,7 @@ __all__ = ["DB_FILENAME", "DemoConnector"]
 log = logging.getLogger(__name__)
 
 DB_FILENAME = "demo_crm.sqlite"
+STALE_AFTER_DAYS = 7
 
 
 class DemoConnector(Connector):
@@ -106,7 +107,16 @@ class DemoConnector(Connector):
                 name=self.name, ok=False, detail=exc.message, problems=[exc.message]
             )
         detail = f"{count} debtors, seeded {seeded:%Y-%m-%d %H:%M} UTC, in {self.path}"
-        return ConnectorStatus(name=self.name, ok=True, detail=detail)
+        problems = []
+        age = (self.clock() - seeded).days
+        if age > STALE_AFTER_DAYS:
+            problems.append(
+                f"The demo portfolio was seeded {age} days ago, so its dates have aged; "
+                "run `copilot demo reset` to bring them up to today."
+            )
+        return ConnectorStatus(
+            name=self.name, ok=True, detail=detail, problems=problems
+        )
 
     # --- demo extras ---------------------------------------------------------------
 

@@ -142,6 +142,7 @@ class _Builder:
         self.cases: list[_Case] = []
         self.used_names: set[str] = set()
         self.decks: dict[int, list[str]] = {}
+        self.step = 30  # days between plan instalments
 
     # --- the portfolio -------------------------------------------------------------
 
@@ -299,8 +300,11 @@ class _Builder:
         case = self.new_case("us_hardship_job_loss", "US", "America/Anchorage")
         case.debtor["hardship"] = True
         self.set_account(case, days_past_due=88, late_fees=2)
-        self.standard_history(case, placed_days_ago=60, quiet_days=8)
+        self.standard_history(case, placed_days_ago=80, quiet_days=8)
+        # The job loss broke the plan the debtor had kept until then.
+        self.plan(case, total=6, paid=1, status="broken", next_due_in=-10, missed=1)
         self.attempt(case, 6, "call", "conversation", direction="inbound", hour=10)
+        self.note(case, "plan_broken", 7, missed=1)
         self.note(case, "hardship_job_loss", 6, kind="hardship", days=34)
 
     def us_hardship_medical_spanish(self) -> None:
@@ -362,7 +366,7 @@ class _Builder:
     def us_plan_broken(self) -> None:
         case = self.new_case("us_plan_broken", "US", "America/New_York")
         self.set_account(case, days_past_due=190, late_fees=2)
-        self.standard_history(case, placed_days_ago=150, quiet_days=9)
+        self.standard_history(case, placed_days_ago=175, quiet_days=9)
         self.plan(case, total=8, paid=2, status="broken", next_due_in=-40, missed=2)
         self.note(case, "plan_broken", 8, missed=2)
 
@@ -415,7 +419,7 @@ class _Builder:
     def co_plan_broken(self) -> None:
         case = self.new_case("co_plan_broken", "CO")
         self.set_account(case, days_past_due=160)
-        self.standard_history(case, placed_days_ago=120, quiet_days=9)
+        self.standard_history(case, placed_days_ago=140, quiet_days=9)
         self.plan(case, total=6, paid=2, status="broken", next_due_in=-35, missed=1)
         self.note(case, "plan_broken", 8, missed=1)
 
@@ -571,40 +575,65 @@ class _Builder:
         )
 
         placed = min(days_past_due - 3, rng.randint(20, 150))
-        self.standard_history(
-            case, placed_days_ago=placed, quiet_days=rng.randint(1, 8)
-        )
-
+        quiet = rng.randint(1, 8)
         roll = rng.random()
+        plan: tuple[Literal["active", "broken"], int, int, int, int] | None = None
         if roll < 0.15:
-            self.plan(
-                case,
-                total=rng.randint(3, 10),
-                paid=rng.randint(1, 2),
-                status="active",
-                next_due_in=rng.randint(1, 25),
+            plan = (
+                "active",
+                rng.randint(3, 10),
+                rng.randint(1, 2),
+                rng.randint(1, 25),
+                0,
             )
         elif roll < 0.25:
+            plan = (
+                "broken",
+                rng.randint(4, 8),
+                1,
+                -rng.randint(20, 50),
+                rng.randint(1, 3),
+            )
+        if plan is not None:
+            # A plan is agreed after placement, and placement after the default.
+            status, total, paid, next_due_in, missed = plan
+            first_paid = self.step * (paid + missed) - next_due_in
+            if days_past_due - 3 < first_paid + 10:
+                plan = None
+            else:
+                placed = max(placed, first_paid + 10)
+        if case.jurisdiction == "CO" and rng.random() < 0.3:
+            notice = rng.randint(3, min(45, placed))
+            case.account["negative_report_notice_sent_at"] = self.day(case, notice)
+            self.note(
+                case, "negative_notice", notice, date=self.day(case, notice).isoformat()
+            )
+
+        self.standard_history(case, placed_days_ago=placed, quiet_days=quiet)
+        if plan is not None:
+            status, total, paid, next_due_in, missed = plan
             self.plan(
                 case,
-                total=rng.randint(4, 8),
-                paid=1,
-                status="broken",
-                next_due_in=-rng.randint(20, 50),
-                missed=rng.randint(1, 3),
+                total=total,
+                paid=paid,
+                status=status,
+                next_due_in=next_due_in,
+                missed=missed,
             )
-        elif roll < 0.4:
+        if plan is None and 0.25 <= roll < 0.4:
             statuses: tuple[PromiseStatus, ...] = ("pending", "kept", "broken")
-            status = rng.choice(statuses)
-            due_in = rng.randint(1, 12) if status == "pending" else -rng.randint(2, 20)
+            promised = rng.choice(statuses)
+            due_in = (
+                rng.randint(1, 12) if promised == "pending" else -rng.randint(2, 20)
+            )
             self.promise(
                 case,
                 due_in=due_in,
                 made_days_ago=max(1, 1 - due_in + 7),
-                status=status,
+                status=promised,
                 share=rng.choice(("0.2", "0.5", "1")),
             )
-        if rng.random() < 0.08:
+        if rng.random() < 0.12:
             case.debtor["hardship"] = True
             self.note(
                 case,
@@ -897,7 +926,7 @@ class _Builder:
     ) -> None:
         remaining = total - paid
         instalment = self.round_amount(case, case.balance() / remaining)
-        step = 30
+        step = self.step
         for k in range(paid):
             paid_on = case.today + timedelta(days=next_due_in - step * (paid - k))
             if status == "broken":
