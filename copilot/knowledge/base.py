@@ -305,6 +305,7 @@ class KnowledgeBase:
             )
 
         doc = parsed.doc
+        parsed.metadata.language = parsed.metadata.language or drafts[0].language
         with self._write_lock:
             active = self.registry.active_version(doc)
             if active is not None:

@@ -42,6 +42,7 @@ from copilot.knowledge.store import (
 __all__ = ["HybridSearcher", "PolicyRetriever", "ScoringConfig", "ScoredPassage"]
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class ScoringConfig:
     lexical_strong: float = 2.0
     lexical_weak: float = 0.25
     candidates: int = 40
+    center: bool = True
+    overview_penalty: float = 0.5
 
 
 @dataclass
@@ -87,6 +90,22 @@ class _Index:
         kept = [(i, use_found[k]) for i, k in units if k in use_found]
         self.unit_owner = np.array([i for i, _ in kept], dtype=np.int64)
         self.use = self._matrix([v for _, v in kept])
+        # The mean vector of a corpus is mostly "this is a policy text in language X";
+        # removing it spreads the compressed cosines apart.
+        self.e5_mean = self.e5.mean(axis=0) if len(self.e5) else np.zeros(1, np.float32)
+        self.use_mean = (
+            self.use.mean(axis=0) if len(self.use) else np.zeros(1, np.float32)
+        )
+        self.e5_centered = _normalize(self.e5 - self.e5_mean)
+        self.use_centered = _normalize(self.use - self.use_mean)
+        docs_with_sections = {p.doc for p in self.passages if len(p.heading_path) > 1}
+        self.overview = np.array(
+            [
+                len(p.heading_path) == 1 and p.doc in docs_with_sections
+                for p in self.passages
+            ],
+            dtype=bool,
+        )
 
         self.bm25: Any = None
         corpus = [
@@ -115,6 +134,12 @@ class _Index:
         if self.bm25 is None or not known:
             return np.zeros(len(self.passages), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+
+
+def _normalize(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
+    out: np.ndarray = (matrix / np.maximum(norms, 1e-12)).astype(np.float32)
+    return out
 
 
 def _zscore(values: np.ndarray) -> np.ndarray:
@@ -229,8 +254,14 @@ class HybridSearcher:
         if rows.size == 0:
             return []
 
-        e5_scores = index.e5[rows] @ e5_query
-        use_all = index.use @ use_query if index.use.size else np.zeros(0, np.float32)
+        if cfg.center:
+            e5_scores = index.e5_centered[rows] @ _normalize(e5_query - index.e5_mean)
+            use_matrix = index.use_centered
+            use_query = _normalize(use_query - index.use_mean)
+        else:
+            e5_scores = index.e5[rows] @ e5_query
+            use_matrix = index.use
+        use_all = use_matrix @ use_query if use_matrix.size else np.zeros(0, np.float32)
         use_scores = np.full(rows.size, -1.0, dtype=np.float32)
         slot = {int(r): j for j, r in enumerate(rows)}
         for owner, value in zip(index.unit_owner, use_all, strict=True):
@@ -248,6 +279,7 @@ class HybridSearcher:
             cfg.e5_weight * _zscore(e5_scores) + cfg.use_weight * _zscore(use_scores)
         ) / max(cfg.e5_weight + cfg.use_weight, 1e-9)
         fused = dense + lexical_weight * lexical_norm
+        fused = fused - cfg.overview_penalty * index.overview[rows]
         order = np.argsort(-fused, kind="stable")[:k]
         return [
             ScoredPassage(
