@@ -859,3 +859,20 @@ def test_cli_reports_a_corrupt_database_in_one_sentence(tmp_path: Path) -> None:
     assert "corrupt" in result.output
     assert "copilot demo reset" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_scenario_table_documents_every_scenario_debtor(
+    portfolio: dict[str, SeedDebtor],
+) -> None:
+    table = Path(__file__).parent.parent / "connectors" / "demo" / "SCENARIOS.md"
+    rows = [
+        line.split("|")[1:3]
+        for line in table.read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `D-")
+    ]
+    documented = {cell.strip(" `"): scenario.strip() for cell, scenario in rows}
+    staged = {
+        i: item.scenario for i, item in portfolio.items() if item.scenario != "ordinary"
+    }
+
+    assert documented == staged
