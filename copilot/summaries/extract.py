@@ -226,7 +226,11 @@ def _read_turn(turn: Turn, call_date: date, language: str, local: str) -> _TurnR
         if role == "offer":
             money.append(mention)
     money = _after_correction(money, folded)
-    resolved = [d for d in dates if d.value is not None]
+    resolved: list[DateMention] = []
+    for mention in dates:
+        # "Monday the 22nd" names one day twice.
+        if mention.value is not None and not (resolved and resolved[-1].value == mention.value):
+            resolved.append(mention)
     resolved = _after_correction(resolved, folded)
     if cues.EACH.search(folded) and count_hint is None and len(money) == 1:
         count_hint = len(resolved)
@@ -410,7 +414,7 @@ def _track_promises(
 
         if (
             plan is not None
-            and turn.speaker != plan.proposer
+            and turn.speaker not in plan.accepted
             and responding
             and cues.ACCEPT.search(folded)
         ):
@@ -477,8 +481,9 @@ def _read_requests(turns: list[Turn], call_date: date, language: str) -> list[Fi
                     found.append(_finding("channel_opt_out", turn, offset, end, channel))
             elif cues.CEASE.search(sentence):
                 found.append(_finding("cease_contact", turn, offset, end))
-            if cues.PREFERENCE.search(sentence):
-                preferred = _channel(sentence)
+            preference = cues.PREFERENCE.search(sentence)
+            if preference:
+                preferred = _channel(sentence[preference.start() :])
                 if preferred:
                     found.append(_finding("preferred_channel", turn, offset, end, preferred))
             if cues.CALLBACK.search(sentence):

@@ -330,18 +330,24 @@ def _render(
 
 
 def _span_quote(transcript: str, span: tuple[int, int]) -> str:
-    """The sentence around a span, cut to a short window that keeps the span."""
+    """The sentence around a span, cut to a short window (at word edges) that keeps it."""
     start, end = span
     left = max(transcript.rfind(mark, 0, start) for mark in (".", "!", "?", "\n", ":"))
     right_marks = [i for mark in (".", "!", "?", "\n") if (i := transcript.find(mark, end)) >= 0]
-    low = left + 1
-    high = min(right_marks) if right_marks else len(transcript)
-    if high - low > _QUOTE_CHARS:
-        low = max(low, start - _QUOTE_CHARS // 2)
-        high = min(high, max(end, low + _QUOTE_CHARS))
-        prefix = "…" if low > left + 1 else ""
-        return prefix + " ".join(transcript[low:high].split()) + "…"
-    return _quote(transcript[low:high])
+    low, high = left + 1, min(right_marks) if right_marks else len(transcript)
+    if high - low <= _QUOTE_CHARS:
+        return _quote(transcript[low:high])
+    window_low = max(low, start - _QUOTE_CHARS // 2)
+    window_high = min(high, max(end, window_low + _QUOTE_CHARS))
+    if window_low > low:
+        window_low = transcript.find(" ", window_low, start) + 1 or window_low
+    if window_high < high:
+        cut = transcript.rfind(" ", end, window_high)
+        window_high = cut if cut > 0 else window_high
+    text = " ".join(transcript[window_low:window_high].split()).strip(" .,;:")
+    prefix = "…" if window_low > low else ""
+    suffix = "…" if window_high < high else ""
+    return f"{prefix}{text}{suffix}"
 
 
 def _next_steps(
