@@ -58,7 +58,10 @@ from hubspot.crm.objects import (
     SimplePublicObjectId,
     SimplePublicObjectInputForCreate,
 )
-from hubspot.crm.objects.exceptions import ApiException
+from hubspot.crm.associations.v4.exceptions import ApiException as _AssociationsError
+from hubspot.crm.objects.exceptions import ApiException as _ObjectsError
+from hubspot.crm.properties.exceptions import ApiException as _PropertiesError
+from hubspot.oauth.exceptions import ApiException as _OAuthError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from urllib3.util.retry import Retry
 
@@ -98,6 +101,10 @@ __all__ = ["HubSpotConnector", "HubSpotMapping", "load_mapping", "resolve_timezo
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Each generated package of the client raises its own ApiException class.
+ApiException = (_ObjectsError, _PropertiesError, _AssociationsError, _OAuthError)
+ApiError = Any  # one of those; the client ships no type hints
 
 _NOTE_KINDS = ("general", "hardship", "dispute", "call", "legal")
 _OUTCOMES = ("no_answer", "voicemail", "conversation", "delivered", "failed")
@@ -535,7 +542,7 @@ class HubSpotConnector(Connector):
             "Check the network and COPILOT_HUBSPOT_BASE_URL, then try again."
         )
 
-    def _translate(self, exc: ApiException, operation: str, subject: str) -> Exception:
+    def _translate(self, exc: ApiError, operation: str, subject: str) -> Exception:
         status = exc.status or 0
         message = _error_message(exc)
         if status in (401, 403):
@@ -1297,7 +1304,7 @@ def _outcome(value: str) -> Any:
     return value if value in _OUTCOMES else "no_answer"
 
 
-def _error_message(exc: ApiException) -> str:
+def _error_message(exc: ApiError) -> str:
     """HubSpot's own message from its error object, short and without the body."""
     try:
         body = json.loads(exc.body or "")

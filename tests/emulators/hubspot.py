@@ -17,7 +17,8 @@ Faults: ``inject(kind, times=1, **kw)`` with ``expired_token`` (every issued acc
 stops working, as when an OAuth token expires or a private-app token is rotated),
 ``rate_limit`` (``retry_after=``), ``server_error`` (``status=``, ``after_commit=True``
 stores a create before failing), ``slow`` (``seconds=``) and ``malformed``; any fault
-takes ``path_contains=`` to aim at one endpoint.
+takes ``path=`` (exact) or ``path_contains=`` to aim at one endpoint. ``search_lag = True``
+keeps new objects out of search results, as HubSpot's search index lags behind writes.
 """
 
 from __future__ import annotations
@@ -290,6 +291,7 @@ class _Fault:
         self.kind = kind
         self.remaining = times
         self.path_contains: str | None = kw.pop("path_contains", None)
+        self.path: str | None = kw.pop("path", None)
         self.kw = kw
 
 
@@ -330,6 +332,8 @@ class HubSpotEmulator:
         self.expired_tokens: set[str] = set()
         self.refresh_tokens = {REFRESH_TOKEN}
         self.request_count = 0
+        self.search_lag = False
+        self._unsearchable: set[tuple[str, str]] = set()
         self.requests: list[tuple[str, str]] = []
         self._faults: list[_Fault] = []
         self._next_id = 9000
@@ -535,6 +539,8 @@ class HubSpotEmulator:
     def _take_fault(self, raw_path: str) -> _Fault | None:
         for fault in self._faults:
             if fault.path_contains and fault.path_contains not in raw_path:
+                continue
+            if fault.path and fault.path != urlsplit(raw_path).path:
                 continue
             fault.remaining -= 1
             if fault.remaining <= 0:
@@ -743,6 +749,7 @@ class HubSpotEmulator:
             found = [
                 r for r in self.objects[object_type].values()
                 if not r["archived"]
+                and (object_type, r["id"]) not in self._unsearchable
                 and (not body.get("query") or self._matches_query(r, str(body["query"])))
                 and (
                     not groups
@@ -813,6 +820,8 @@ class HubSpotEmulator:
                 links.append((to_type, to_id))
         with self._lock:
             record = self._store(object_type, props)
+            if self.search_lag:
+                self._unsearchable.add((object_type, record["id"]))
             for to_type, to_id in links:
                 self._link(object_type, record["id"], to_type, to_id)
             return _Reply(201, self._view(record, object_type, list(props)))
