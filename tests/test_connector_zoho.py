@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -813,3 +814,317 @@ def test_json_numbers_are_read_as_decimals(monkeypatch: pytest.MonkeyPatch) -> N
     assert context.account.balance.amount == Decimal("1240.5")
     assert context.account.original_amount is not None
     assert context.account.original_amount.amount == Decimal("5400.0")
+
+
+# --- emulator shapes against the official SDK's own model definitions -----------------
+#
+# zohocrmsdk8-0 ships json_details.json: for every model class, its JSON keys and their
+# types, which the SDK uses to (de)serialise. A JSON Schema is derived from it here, with
+# unknown keys forbidden except on records (whose fields are the org's own), so that the
+# emulator cannot invent or misspell a key the real API does not have.
+
+SDK = "zohocrmsdk.src.com.zoho.crm.api."
+_PRIMITIVES: dict[str, dict[str, Any]] = {
+    "String": {"type": ["string", "null"]},
+    "Long": {"type": ["string", "integer", "null"]},
+    "Integer": {"type": ["integer", "null"]},
+    "Double": {"type": ["number", "null"]},
+    "Boolean": {"type": ["boolean", "null"]},
+    "Date": {"type": ["string", "null"], "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+    "DateTime": {
+        "type": ["string", "null"],
+        "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$",
+    },
+    "TimeZone": {"type": ["string", "null"]},
+    "Object": {},
+}
+_OPEN_CLASSES = {SDK + "record.Record"}
+
+
+@pytest.fixture(scope="module")
+def sdk_details() -> dict[str, Any]:
+    sdk = pytest.importorskip("zohocrmsdk")
+    return json.loads(
+        (Path(sdk.__file__).parent / "src" / "json_details.json").read_text()
+    )
+
+
+def sdk_schema(details: dict[str, Any], root: str) -> dict[str, Any]:
+    """A JSON Schema for the SDK model *root* (e.g. ``record.ResponseWrapper``)."""
+    defs: dict[str, Any] = {}
+
+    def ref(cls: str) -> dict[str, Any]:
+        if cls not in defs:
+            defs[cls] = {}
+            defs[cls] = build(cls)
+        return {"$ref": f"#/$defs/{cls}"}
+
+    def of(spec: dict[str, Any]) -> dict[str, Any]:
+        kind = spec.get("type", "Object")
+        if kind in ("List",):
+            inner = spec.get("structure_name") or (spec.get("sub_type") or {}).get(
+                "type"
+            )
+            items = (
+                ref(inner)
+                if inner and inner.startswith(SDK)
+                else _PRIMITIVES.get(inner or "Object", {})
+            )
+            return {"type": ["array", "null"], "items": items}
+        if kind in ("Map", "HashMap"):
+            props = {k["name"]: of(k) for k in spec.get("keys", [])}
+            return {"type": ["object", "null"], "properties": props}
+        if kind.startswith(SDK + "util.Choice"):
+            return {"type": ["string", "null"]}
+        if kind.startswith(SDK):
+            return {"anyOf": [ref(kind), {"type": "null"}]}
+        return _PRIMITIVES[kind]
+
+    def build(cls: str) -> dict[str, Any]:
+        spec = details[cls]
+        if spec.get("interface"):
+            return {"anyOf": [ref(c) for c in spec["classes"]]}
+        props = {
+            f["name"]: of(f)
+            for key, f in spec.items()
+            if isinstance(f, dict) and key != "key_modified"
+        }
+        return {
+            "type": "object",
+            "properties": props,
+            "additionalProperties": cls in _OPEN_CLASSES,
+        }
+
+    top = ref(SDK + root)
+    return {"$defs": defs, **top}
+
+
+def shape_errors(details: dict[str, Any], root: str, body: Any) -> list[str]:
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(sdk_schema(details, root))
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(body)
+    ]
+
+
+def call(
+    emulator: ZohoEmulator,
+    method: str,
+    path: str,
+    token: str,
+    *,
+    params: dict[str, Any] | None = None,
+    body: Any = None,
+) -> httpx.Response:
+    with httpx.Client(base_url=emulator.base_url, timeout=5.0) as client:
+        return client.request(
+            method,
+            path,
+            params=params,
+            json=body,
+            headers={"Authorization": f"Zoho-oauthtoken {token}"},
+        )
+
+
+@pytest.fixture
+def api_token(emulator: ZohoEmulator) -> str:
+    status, body = emulator.token(
+        {
+            "grant_type": "refresh_token",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "refresh_token": REFRESH_TOKEN,
+        }
+    )
+    return str(body["access_token"])
+
+
+SHAPES = [
+    (
+        "GET",
+        f"/crm/v8/Contacts/{KNOWN_DEBTOR_ID}",
+        None,
+        None,
+        200,
+        "record.ResponseWrapper",
+    ),
+    (
+        "GET",
+        "/crm/v8/Contacts/search",
+        {"word": "López"},
+        None,
+        200,
+        "record.ResponseWrapper",
+    ),
+    (
+        "GET",
+        f"/crm/v8/Contacts/{KNOWN_DEBTOR_ID}/Notes",
+        {"fields": "Note_Title,Note_Content,Created_Time,Owner"},
+        None,
+        200,
+        "record.ResponseWrapper",
+    ),
+    (
+        "POST",
+        "/crm/v8/coql",
+        None,
+        {
+            "select_query": f"select Call_Start_Time, Who_Id from Calls where Who_Id = "
+            f"'{KNOWN_DEBTOR_ID}' order by Call_Start_Time desc limit 0, 2"
+        },
+        200,
+        "coql.ResponseWrapper",
+    ),
+    (
+        "POST",
+        "/crm/v8/coql",
+        None,
+        {"select_query": "select Nope from Contacts where id is not null"},
+        400,
+        "coql.APIException",
+    ),
+    (
+        "POST",
+        "/crm/v8/Tasks",
+        None,
+        {
+            "data": [
+                {
+                    "Subject": "Reminder",
+                    "Status": "Completed",
+                    "Who_Id": {"id": KNOWN_DEBTOR_ID},
+                    "Copilot_Key": "shape-check-1",
+                    "Copilot_Channel": "sms",
+                }
+            ]
+        },
+        201,
+        "record.ActionWrapper",
+    ),
+    (
+        "POST",
+        "/crm/v8/Calls",
+        None,
+        {"data": [{"Subject": "No duration", "Who_Id": {"id": KNOWN_DEBTOR_ID}}]},
+        400,
+        "record.ActionWrapper",
+    ),
+    (
+        "GET",
+        "/crm/v8/settings/fields",
+        {"module": "Contacts"},
+        None,
+        200,
+        "fields.ResponseWrapper",
+    ),
+    (
+        "GET",
+        "/crm/v8/settings/fields",
+        {"module": "Nope"},
+        None,
+        400,
+        "fields.APIException",
+    ),
+    (
+        "GET",
+        "/crm/v8/users",
+        {"type": "CurrentUser"},
+        None,
+        200,
+        "users.ResponseWrapper",
+    ),
+    ("GET", "/crm/v8/org", None, None, 200, "org.ResponseWrapper"),
+    ("GET", "/crm/v8/Nope/1/2/3", None, None, 400, "record.APIException"),
+    (
+        "GET",
+        "/crm/v8/Contacts/1/Notes",
+        {"fields": "Note_Title"},
+        None,
+        400,
+        "record.APIException",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "body", "status", "model"),
+    SHAPES,
+    ids=[
+        "a record",
+        "a search",
+        "a related list",
+        "a COQL result",
+        "a COQL error",
+        "a created task",
+        "a per-record error inside data",
+        "field metadata",
+        "an unknown module in field metadata",
+        "the current user",
+        "the org",
+        "an unknown module",
+        "a related list of an unknown record",
+    ],
+)
+def test_emulator_shapes_match_the_sdk_models(
+    sdk_details: dict[str, Any],
+    emulator: ZohoEmulator,
+    api_token: str,
+    method: str,
+    path: str,
+    params: dict | None,
+    body: Any,
+    status: int,
+    model: str,
+) -> None:
+    response = call(emulator, method, path, api_token, params=params, body=body)
+
+    assert response.status_code == status
+    assert shape_errors(sdk_details, model, response.json()) == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "model"),
+    [
+        ("expired_token", 401, "record.APIException"),
+        ("rate_limit", 429, "record.APIException"),
+        ("server_error", 500, "record.APIException"),
+    ],
+    ids=["an invalid token", "a rate limit", "a server error"],
+)
+def test_fault_shapes_match_the_sdk_models(
+    sdk_details: dict[str, Any],
+    emulator: ZohoEmulator,
+    api_token: str,
+    fault: str,
+    status: int,
+    model: str,
+) -> None:
+    emulator.inject(fault)
+
+    response = call(emulator, "GET", f"/crm/v8/Contacts/{KNOWN_DEBTOR_ID}", api_token)
+
+    assert response.status_code == status
+    assert shape_errors(sdk_details, model, response.json()) == []
+
+
+def test_error_codes_are_ones_the_sdk_knows(sdk_details: dict[str, Any]) -> None:
+    known = set()
+    for name, spec in sdk_details.items():
+        if name.endswith(".APIException") and "code" in spec:
+            known.update(spec["code"].get("values", []))
+    emitted = set(
+        re.findall(
+            r'_(?:record_)?error\(\s*"([A-Z_]+)"',
+            (Path(__file__).parent / "emulators" / "zoho.py").read_text(),
+        )
+    )
+
+    assert emitted, "the emulator's error codes were found"
+    assert emitted <= known, emitted - known
+
+
+def test_a_shape_drift_would_be_caught(sdk_details: dict[str, Any]) -> None:
+    drifted = {"data": [], "info": {"count": 0, "moreRecords": False}}
+
+    assert shape_errors(sdk_details, "record.ResponseWrapper", drifted)
