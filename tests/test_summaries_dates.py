@@ -68,14 +68,20 @@ DATES = [
     DATES,
     ids=[f"{e} said on {d.isoformat()} is {x.isoformat()}" for e, d, _, x in DATES],
 )
-def test_resolve_date(expression: str, call_date: date, language: str, expected: date) -> None:
+def test_resolve_date(
+    expression: str, call_date: date, language: str, expected: date
+) -> None:
     assert resolve_date(expression, call_date, language) == expected
 
 
 @pytest.mark.parametrize(
     ("expression", "language"),
     [("por la mañana", "es"), ("in a few days", "en"), ("sometime soon", "en")],
-    ids=["morning is not tomorrow", "a few days is not a date", "vague time is not a date"],
+    ids=[
+        "morning is not tomorrow",
+        "a few days is not a date",
+        "vague time is not a date",
+    ],
 )
 def test_unresolvable_expressions(expression: str, language: str) -> None:
     assert resolve_date(expression, WED, language) is None
@@ -93,4 +99,6 @@ def test_month_end_in_a_leap_year() -> None:
 
 def test_quincena_rolls_into_next_month() -> None:
     assert resolve_date("la quincena", date(2027, 4, 30), "es") == date(2027, 4, 30)
-    assert resolve_date("la próxima quincena", date(2027, 4, 30), "es") == date(2027, 5, 15)
+    assert resolve_date("la próxima quincena", date(2027, 4, 30), "es") == date(
+        2027, 5, 15
+    )

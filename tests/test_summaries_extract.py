@@ -11,9 +11,13 @@ from copilot.summaries.extract import REQUESTS, extract, parse_turns
 WED = date(2027, 2, 17)
 
 
-def _promises(transcript: str, language: str = "en", call_date: date = WED) -> list[tuple]:
+def _promises(
+    transcript: str, language: str = "en", call_date: date = WED
+) -> list[tuple]:
     currency = "COP" if language == "es" else "USD"
-    found = extract(transcript, call_date=call_date, language=language, currency=currency)
+    found = extract(
+        transcript, call_date=call_date, language=language, currency=currency
+    )
     return [(int(o.amount), o.currency, o.date.isoformat()) for o in found.promises]
 
 
@@ -23,7 +27,9 @@ def _requests(transcript: str, language: str = "en") -> tuple[list[str], bool]:
 
 
 def test_turns_keep_speaker_and_offsets() -> None:
-    transcript = "Agent: Hello there.\nDebtor: Hi.\r\nAgente: ¿Cómo está?\n  Debtor:  fine"
+    transcript = (
+        "Agent: Hello there.\nDebtor: Hi.\r\nAgente: ¿Cómo está?\n  Debtor:  fine"
+    )
 
     turns = parse_turns(transcript)
 
@@ -186,12 +192,48 @@ def test_promises(transcript: str, language: str, expected: list[tuple]) -> None
 
 
 REQUEST_CASES = [
-    ("stop calling me", "Debtor: Stop calling me, just email me.", "en", {"channel_opt_out"}, False),
-    ("leave me alone", "Debtor: Stop contacting me. Leave me alone.", "en", {"cease_contact"}, False),
-    ("not at work", "Debtor: Don't call me at my office.", "en", {"no_work_contact"}, False),
-    ("call back later", "Debtor: I'm driving, can you call me back after 5?", "en", {"callback"}, False),
-    ("installments", "Debtor: Can I pay it in installments?", "en", {"payment_plan"}, False),
-    ("prove it", "Debtor: That's not my debt. Send me proof.", "en", {"validation"}, True),
+    (
+        "stop calling me",
+        "Debtor: Stop calling me, just email me.",
+        "en",
+        {"channel_opt_out"},
+        False,
+    ),
+    (
+        "leave me alone",
+        "Debtor: Stop contacting me. Leave me alone.",
+        "en",
+        {"cease_contact"},
+        False,
+    ),
+    (
+        "not at work",
+        "Debtor: Don't call me at my office.",
+        "en",
+        {"no_work_contact"},
+        False,
+    ),
+    (
+        "call back later",
+        "Debtor: I'm driving, can you call me back after 5?",
+        "en",
+        {"callback"},
+        False,
+    ),
+    (
+        "installments",
+        "Debtor: Can I pay it in installments?",
+        "en",
+        {"payment_plan"},
+        False,
+    ),
+    (
+        "prove it",
+        "Debtor: That's not my debt. Send me proof.",
+        "en",
+        {"validation"},
+        True,
+    ),
     ("lawyer", "Debtor: My attorney will call you.", "en", {"attorney"}, False),
     ("no lawyer", "Debtor: I don't have a lawyer.", "en", set(), False),
     (
@@ -201,14 +243,56 @@ REQUEST_CASES = [
         {"hardship"},
         False,
     ),
-    ("knows they owe", "Debtor: I know I owe it, I just can't deal with it.", "en", set(), False),
+    (
+        "knows they owe",
+        "Debtor: I know I owe it, I just can't deal with it.",
+        "en",
+        set(),
+        False,
+    ),
     ("paid in full", "Debtor: I paid it in full last year.", "en", set(), True),
-    ("no me llamen al trabajo", "Deudor: No me llamen al trabajo, por favor.", "es", {"no_work_contact"}, False),
-    ("no más llamadas", "Deudor: Dejen de llamarme. Prefiero WhatsApp.", "es", {"channel_opt_out"}, False),
-    ("que no lo contacten", "Deudor: No me vuelvan a contactar.", "es", {"cease_contact"}, False),
-    ("llámeme más tarde", "Deudor: Estoy ocupado, llámeme más tarde.", "es", {"callback"}, False),
-    ("acuerdo de pago", "Deudor: Quisiera un acuerdo de pago en cuotas.", "es", {"payment_plan"}, False),
-    ("soportes", "Deudor: Yo no debo eso. Envíenme los soportes.", "es", {"validation"}, True),
+    (
+        "no me llamen al trabajo",
+        "Deudor: No me llamen al trabajo, por favor.",
+        "es",
+        {"no_work_contact"},
+        False,
+    ),
+    (
+        "no más llamadas",
+        "Deudor: Dejen de llamarme. Prefiero WhatsApp.",
+        "es",
+        {"channel_opt_out"},
+        False,
+    ),
+    (
+        "que no lo contacten",
+        "Deudor: No me vuelvan a contactar.",
+        "es",
+        {"cease_contact"},
+        False,
+    ),
+    (
+        "llámeme más tarde",
+        "Deudor: Estoy ocupado, llámeme más tarde.",
+        "es",
+        {"callback"},
+        False,
+    ),
+    (
+        "acuerdo de pago",
+        "Deudor: Quisiera un acuerdo de pago en cuotas.",
+        "es",
+        {"payment_plan"},
+        False,
+    ),
+    (
+        "soportes",
+        "Deudor: Yo no debo eso. Envíenme los soportes.",
+        "es",
+        {"validation"},
+        True,
+    ),
     ("abogado", "Deudor: Voy a hablar con mi abogado.", "es", {"attorney"}, False),
     (
         "sin empleo y sin cómo pagar",
@@ -224,7 +308,13 @@ REQUEST_CASES = [
         set(),
         False,
     ),
-    ("me deben no es disputa", "Deudor: Me pagan una plata que me deben.", "es", set(), False),
+    (
+        "me deben no es disputa",
+        "Deudor: Me pagan una plata que me deben.",
+        "es",
+        set(),
+        False,
+    ),
 ]
 
 
@@ -244,7 +334,9 @@ def test_requests_and_dispute(
 
 
 def test_agent_words_make_no_request() -> None:
-    found, disputed = _requests("Agent: Would you like a payment plan? Do you dispute it?")
+    found, disputed = _requests(
+        "Agent: Would you like a payment plan? Do you dispute it?"
+    )
 
     assert found == []
     assert disputed is False

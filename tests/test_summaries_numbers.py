@@ -51,7 +51,9 @@ AMOUNTS = [
     AMOUNTS,
     ids=[f"{row[0]} ({row[1]}) is {row[3]} {row[4]}" for row in AMOUNTS],
 )
-def test_parse_amount(text: str, language: str, local: str, amount: str, currency: str) -> None:
+def test_parse_amount(
+    text: str, language: str, local: str, amount: str, currency: str
+) -> None:
     money = parse_amount(text, language, local)
 
     assert money is not None
@@ -69,9 +71,13 @@ NOT_AMOUNTS = [
 
 
 @pytest.mark.parametrize(
-    ("text", "language"), NOT_AMOUNTS, ids=[f"no amount in {t!r}" for t, _ in NOT_AMOUNTS]
+    ("text", "language"),
+    NOT_AMOUNTS,
+    ids=[f"no amount in {t!r}" for t, _ in NOT_AMOUNTS],
 )
-def test_phone_numbers_times_and_percentages_are_not_amounts(text: str, language: str) -> None:
+def test_phone_numbers_times_and_percentages_are_not_amounts(
+    text: str, language: str
+) -> None:
     assert find_amounts(text, language) == []
 
 
@@ -80,7 +86,9 @@ def test_offsets_point_at_the_words() -> None:
 
     mentions = find_amounts(text, "es")
 
-    assert [text[m.start : m.end] for m in mentions] == ["cuatrocientos sesenta mil"] * 2
+    assert [text[m.start : m.end] for m in mentions] == [
+        "cuatrocientos sesenta mil"
+    ] * 2
     assert all(m.words_only for m in mentions)
 
 

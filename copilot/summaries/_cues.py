@@ -238,3 +238,13 @@ CREDITOR = re.compile(
     r"((?:[A-ZÁÉÍÓÚÑ][\w'&.-]*)(?:\s+(?:(?:de|del|la|las|los|y|&|of|the)\s+)?"
     r"[A-ZÁÉÍÓÚÑ][\w'&.-]*){0,4})"
 )
+
+# Words addressed to a machine, not to the other party: such a turn is no negotiation.
+INSTRUCTION = _rx(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+)?(?:previous|prior|"
+    r"above|earlier|your|these|those)\s+(?:instructions|rules|prompts?|guidelines)\b",
+    r"^\W*(?:system|assistant|ai|copilot|model)\s*:",
+    r"\byou\s+are\s+now\b|\b(?:admin|developer|god)\s+mode\b",
+    r"\b(?:ignor\w+|olvid\w+|omit\w+)\s+(?:todas\s+)?(?:las\s+)?instrucciones\b",
+    r"\bmodo\s+(?:admin\w*|desarrollador)\b",
+)

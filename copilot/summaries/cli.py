@@ -27,7 +27,9 @@ def _read_source(source: str) -> str:
         return sys.stdin.read()
     path = Path(source)
     if not path.is_file():
-        raise InputError(f"no such file: {source}. Give a JSON Lines file, a text file or '-'.")
+        raise InputError(
+            f"no such file: {source}. Give a JSON Lines file, a text file or '-'."
+        )
     return path.read_text(encoding="utf-8")
 
 
@@ -91,15 +93,23 @@ def _print_eval(path: Path, as_json: bool) -> None:
 
 @click.command()
 @click.argument("source", required=False, default="-")
-@click.option("--json", "as_json", is_flag=True, help="JSON Lines output (the default).")
-@click.option("--text", "as_text", is_flag=True, help="Readable output instead of JSON.")
-@click.option("--language", type=click.Choice(["en", "es"]), help="For a plain text file.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="JSON Lines output (the default)."
+)
+@click.option(
+    "--text", "as_text", is_flag=True, help="Readable output instead of JSON."
+)
+@click.option(
+    "--language", type=click.Choice(["en", "es"]), help="For a plain text file."
+)
 @click.option(
     "--call-date",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="For a plain text file: the call's date, YYYY-MM-DD.",
 )
-@click.option("--timezone", help="For a plain text file: the IANA zone, e.g. America/Bogota.")
+@click.option(
+    "--timezone", help="For a plain text file: the IANA zone, e.g. America/Bogota."
+)
 @click.option(
     "--eval",
     "eval_path",
@@ -146,20 +156,30 @@ def summarize(
             )
         records: list[tuple[int, str | None]] = [(1, None)]
     else:
-        records = [(n, line) for n, line in enumerate(content.splitlines(), 1) if line.strip()]
+        records = [
+            (n, line) for n, line in enumerate(content.splitlines(), 1) if line.strip()
+        ]
 
     malformed = 0
     for number, line in records:
         try:
             if line is None:
-                assert language is not None and call_date is not None and timezone is not None
+                assert (
+                    language is not None
+                    and call_date is not None
+                    and timezone is not None
+                )
                 args = (language, call_date.date(), timezone, content)
             else:
                 args = _record(line)
             result = summarize_call(*args, model=model)
         except CopilotError as exc:
             malformed += 1
-            click.echo(json.dumps({"error": f"line {number}: {exc.message}"}, ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {"error": f"line {number}: {exc.message}"}, ensure_ascii=False
+                )
+            )
             continue
         if as_text and not as_json:
             click.echo(_as_text(result.to_json_dict()))
@@ -173,7 +193,9 @@ def summarize(
 def _as_text(data: dict[str, Any]) -> str:
     lines = [data["summary"]]
     for promise in data["promises"]:
-        lines.append(f"  promise: {promise['amount']} {promise['currency']} on {promise['date']}")
+        lines.append(
+            f"  promise: {promise['amount']} {promise['currency']} on {promise['date']}"
+        )
     if data["requests"]:
         lines.append(f"  requests: {', '.join(data['requests'])}")
     if data["disputed"]:

@@ -36,6 +36,7 @@ class DateMention:
     value: date | None
 
 
+# fmt: off
 _WEEKDAYS = {
     "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4,
     "saturday": 5, "sunday": 6,
@@ -64,6 +65,7 @@ _ORDINALS = {
     "twentieth": 20, "thirtieth": 30, "primero": 1, "quince": 15, "treinta": 30,
     "veinte": 20, "diez": 10, "cinco": 5,
 }
+# fmt: on
 
 _WD = "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
 _MO = "|".join(sorted(_MONTHS, key=len, reverse=True))
@@ -80,21 +82,74 @@ def _rx(pattern: str) -> re.Pattern[str]:
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("iso", _rx(r"\b(\d{4})-(\d{2})-(\d{2})\b")),
     ("slash", _rx(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")),
-    ("month_day", _rx(rf"\b(?:on\s+)?({_MO})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?")),
-    ("day_of_month", _rx(rf"\b(?:(?:el|the)\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:de|of)\s+({_MO})\b(?:,?\s+(?:de|del)?\s*(\d{{4}}))?")),
-    ("day_after_tomorrow", _rx(r"\b(?:the\s+)?day\s+after\s+tomorrow\b|\bpasado\s+manana\b")),
-    ("week_from", _rx(rf"\b(?:a|one)\s+week\s+from\s+(today|tomorrow|{_WD})\b|\b(?:de|del)\s+(hoy|manana)\s+en\s+ocho(?:\s+dias)?\b|\b({_WD})\s+(?:en\s+ocho|de\s+la\s+otra\s+semana|de\s+la\s+proxima\s+semana|de\s+la\s+semana\s+que\s+viene)\b")),
+    (
+        "month_day",
+        _rx(
+            rf"\b(?:on\s+)?({_MO})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?"
+        ),
+    ),
+    (
+        "day_of_month",
+        _rx(
+            rf"\b(?:(?:el|the)\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:de|of)\s+({_MO})\b(?:,?\s+(?:de|del)?\s*(\d{{4}}))?"
+        ),
+    ),
+    (
+        "day_after_tomorrow",
+        _rx(r"\b(?:the\s+)?day\s+after\s+tomorrow\b|\bpasado\s+manana\b"),
+    ),
+    (
+        "week_from",
+        _rx(
+            rf"\b(?:a|one)\s+week\s+from\s+(today|tomorrow|{_WD})\b|\b(?:de|del)\s+(hoy|manana)\s+en\s+ocho(?:\s+dias)?\b|\b({_WD})\s+(?:en\s+ocho|de\s+la\s+otra\s+semana|de\s+la\s+proxima\s+semana|de\s+la\s+semana\s+que\s+viene)\b"
+        ),
+    ),
     ("weekday_after_next", _rx(rf"\b({_WD})\s+after\s+next\b")),
-    ("next_week_weekday", _rx(rf"\b(?:the\s+following|({_WD})\s+next\s+week|next\s+week\s+on|el\s+otro)\s*({_WD})?\b")),
-    ("weekday", _rx(rf"\b(?:(this\s+coming|this|next|coming|on|el|este|esta|el\s+proximo|proximo|el\s+pr[oó]ximo)\s+)?({_WD})\b(?:\s+(que\s+viene|entrante|proximo))?")),
+    (
+        "next_week_weekday",
+        _rx(
+            rf"\b(?:the\s+following|({_WD})\s+next\s+week|next\s+week\s+on|el\s+otro)\s*({_WD})?\b"
+        ),
+    ),
+    (
+        "weekday",
+        _rx(
+            rf"\b(?:(this\s+coming|this|next|coming|on|el|este|esta|el\s+proximo|proximo|el\s+pr[oó]ximo)\s+)?({_WD})\b(?:\s+(que\s+viene|entrante|proximo))?"
+        ),
+    ),
     ("today", _rx(r"\b(?:today|tonight|hoy|esta\s+noche|esta\s+tarde)\b")),
     ("tomorrow", _rx(r"\b(?:tomorrow|manana)\b")),
-    ("in_days", _rx(rf"\b(?:in|within|en|dentro\s+de)\s+(?:a\s+|the\s+next\s+)?({_NUM})?\s*(?:of\s+)?(days?|weeks?|dias?|semanas?)\b")),
-    ("end_of_month", _rx(rf"\b(?:(?:at\s+|by\s+)?the\s+)?(?:end|last\s+day)\s+of\s+(?:the\s+|this\s+)?(month|next\s+month|{_MO})\b|\b(?:a\s+)?(?:fin(?:ales)?|final)\s+de(?:l)?\s+(?:este\s+)?(mes(?:\s+que\s+viene|\s+entrante)?|proximo\s+mes|{_MO})\b|\b(?:el\s+)?ultimo\s+(?:dia\s+)?(?:de(?:l)?\s+)?(mes|{_MO})\b")),
-    ("first_of_next_month", _rx(r"\b(?:the\s+)?(?:first|1st|beginning)\s+of\s+(?:the\s+)?next\s+month\b|\b(?:el\s+)?primero\s+(?:del?\s+)?(?:mes\s+que\s+viene|proximo\s+mes)\b")),
-    ("day_ordinal", _rx(rf"\bon\s+the\s+({_EN_ORD})\b|\bthe\s+({_EN_ORD})\s+of\s+(?:the|this)\s+month\b")),
+    (
+        "in_days",
+        _rx(
+            rf"\b(?:in|within|en|dentro\s+de)\s+(?:a\s+|the\s+next\s+)?({_NUM})?\s*(?:of\s+)?(days?|weeks?|dias?|semanas?)\b"
+        ),
+    ),
+    (
+        "end_of_month",
+        _rx(
+            rf"\b(?:(?:at\s+|by\s+)?the\s+)?(?:end|last\s+day)\s+of\s+(?:the\s+|this\s+)?(month|next\s+month|{_MO})\b|\b(?:a\s+)?(?:fin(?:ales)?|final)\s+de(?:l)?\s+(?:este\s+)?(mes(?:\s+que\s+viene|\s+entrante)?|proximo\s+mes|{_MO})\b|\b(?:el\s+)?ultimo\s+(?:dia\s+)?(?:de(?:l)?\s+)?(mes|{_MO})\b"
+        ),
+    ),
+    (
+        "first_of_next_month",
+        _rx(
+            r"\b(?:the\s+)?(?:first|1st|beginning)\s+of\s+(?:the\s+)?next\s+month\b|\b(?:el\s+)?primero\s+(?:del?\s+)?(?:mes\s+que\s+viene|proximo\s+mes)\b"
+        ),
+    ),
+    (
+        "day_ordinal",
+        _rx(
+            rf"\bon\s+the\s+({_EN_ORD})\b|\bthe\s+({_EN_ORD})\s+of\s+(?:the|this)\s+month\b"
+        ),
+    ),
     ("quincena", _rx(r"\b(?:(primera|segunda|proxima|siguiente)\s+)?quincena\b")),
-    ("day_number", _rx(rf"\b(?:the|el|el\s+dia|on\s+the|este|del)\s+(\d{{1,2}}|{_ES_ORD})(?:st|nd|rd|th)?\b(?!\s*(?:de\s+|of\s+)?(?:{_MO}))(?:\s+(?:of\s+)?(this|next)\s+month|\s+(?:de\s+este|del\s+proximo)\s+mes)?")),
+    (
+        "day_number",
+        _rx(
+            rf"\b(?:the|el|el\s+dia|on\s+the|este|del)\s+(\d{{1,2}}|{_ES_ORD})(?:st|nd|rd|th)?\b(?!\s*(?:de\s+|of\s+)?(?:{_MO}))(?:\s+(?:of\s+)?(this|next)\s+month|\s+(?:de\s+este|del\s+proximo)\s+mes)?"
+        ),
+    ),
 ]
 
 # Time-of-day uses of "mañana" ("por la mañana", "en la mañana") are not tomorrow.
@@ -186,7 +241,9 @@ def _resolve(kind: str, m: re.Match[str], today: date, language: str) -> date | 
             return today + timedelta(days=7)
         if anchor in ("tomorrow", "manana"):
             return today + timedelta(days=8)
-        return _next_weekday(today, _WEEKDAYS[anchor], include_today=True) + timedelta(7)
+        return _next_weekday(today, _WEEKDAYS[anchor], include_today=True) + timedelta(
+            7
+        )
     if kind == "weekday_after_next":
         return _next_weekday(today, _WEEKDAYS[g[0]], include_today=False) + timedelta(7)
     if kind == "next_week_weekday":
@@ -223,7 +280,12 @@ def _resolve(kind: str, m: re.Match[str], today: date, language: str) -> date | 
             month = _MONTHS[target]
             year = today.year if month >= today.month else today.year + 1
             return _last_day(year, month)
-        if "next" in target or "proximo" in target or "viene" in target or "entrante" in target:
+        if (
+            "next" in target
+            or "proximo" in target
+            or "viene" in target
+            or "entrante" in target
+        ):
             year, month = _add_months(today, 1)
             return _last_day(year, month)
         return _last_day(today.year, today.month)
@@ -245,16 +307,16 @@ def _resolve(kind: str, m: re.Match[str], today: date, language: str) -> date | 
     if kind == "day_ordinal":
         return _next_day_of_month(today, _ORDINALS[g[0] or g[1]])
     if kind == "day_number":
-        dom = _number(g[0])
-        if dom is None or not 1 <= dom <= 31:
+        number = _number(g[0])
+        if number is None or not 1 <= number <= 31:
             return None
         if g[1] == "next" or "proximo" in m.group(0):
             year, month = _add_months(today, 1)
             try:
-                return date(year, month, dom)
+                return date(year, month, number)
             except ValueError:
                 return None
-        return _next_day_of_month(today, dom)
+        return _next_day_of_month(today, number)
     return None
 
 
@@ -268,8 +330,10 @@ def find_dates(text: str, call_date: date, language: str) -> list[DateMention]:
             start, end = m.span()
             if any(start < e and s < end for s, e in taken):
                 continue
-            if kind == "tomorrow" and folded[start:end] == "manana" and _MORNING.search(
-                folded[:start]
+            if (
+                kind == "tomorrow"
+                and folded[start:end] == "manana"
+                and _MORNING.search(folded[:start])
             ):
                 continue
             taken.append((start, end))

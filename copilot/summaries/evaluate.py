@@ -31,7 +31,10 @@ def shared_eval_dir() -> Path:
     env = os.environ.get("COPILOT_SHARED_DIR")
     if env:
         candidates += [Path(env) / "eval", Path(env)]
-    candidates += [here.parents[2] / "shared" / "eval", here.parents[3] / "shared" / "eval"]
+    candidates += [
+        here.parents[2] / "shared" / "eval",
+        here.parents[3] / "shared" / "eval",
+    ]
     for candidate in candidates:
         if (candidate / "transcripts" / "cases.jsonl").is_file():
             return candidate
@@ -63,8 +66,14 @@ class _Counts:
     def scores(self) -> dict[str, float]:
         precision = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
         recall = self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3)}
+        f1 = (
+            2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        )
+        return {
+            "precision": round(precision, 3),
+            "recall": round(recall, 3),
+            "f1": round(f1, 3),
+        }
 
 
 @dataclass
@@ -87,10 +96,16 @@ class EvalReport:
         n = self.cases or 1
         return {
             "cases": self.cases,
-            "promises": {**self.promises.scores(), "exact_set_share": round(self.promise_sets_exact / n, 3)},
+            "promises": {
+                **self.promises.scores(),
+                "exact_set_share": round(self.promise_sets_exact / n, 3),
+            },
             "requests": self.requests.scores(),
             "dispute_accuracy": round(self.disputes_right / n, 3),
-            "agent_violations": {**self.violations.scores(), "checked": self.violations_checked},
+            "agent_violations": {
+                **self.violations.scores(),
+                "checked": self.violations_checked,
+            },
             "summary_keywords": {
                 "hits": self.keywords_hit,
                 "total": self.keywords_total,
@@ -110,13 +125,18 @@ def keyword_hit(keyword: str, summary: str) -> bool:
     if word.isdigit():
         plain = _THOUSANDS.sub("", text)
         return any(
-            re.search(rf"(?<!\d){variant}(?!\d)", plain) for variant in (word, word + "000")
+            re.search(rf"(?<!\d){variant}(?!\d)", plain)
+            for variant in (word, word + "000")
         )
     return word in text
 
 
 def _triple(item: dict[str, Any]) -> tuple[Decimal, str, str]:
-    return Decimal(str(item["amount"])).normalize(), str(item["currency"]), str(item["date"])
+    return (
+        Decimal(str(item["amount"])).normalize(),
+        str(item["currency"]),
+        str(item["date"]),
+    )
 
 
 def evaluate(path: Path | None = None, *, scanner: Scanner | None = None) -> EvalReport:
@@ -137,17 +157,27 @@ def evaluate(path: Path | None = None, *, scanner: Scanner | None = None) -> Eva
         )
         got = result.to_json_dict()
         report.cases += 1
-        report.violations_checked = report.violations_checked and result.compliance_checked
+        report.violations_checked = (
+            report.violations_checked and result.compliance_checked
+        )
 
         predicted = Counter(_triple(p) for p in got["promises"])
         expected = Counter(_triple(p) for p in expect["promises"])
         report.promises.add(predicted, expected)
         report.promise_sets_exact += predicted == expected
-        report.requests.add(Counter(set(got["requests"])), Counter(set(expect["requests"])))
+        report.requests.add(
+            Counter(set(got["requests"])), Counter(set(expect["requests"]))
+        )
         got_rules = {v["rule"] for v in got["agent_violations"]}
-        report.violations.add(Counter(got_rules), Counter(set(expect["agent_violations"])))
+        report.violations.add(
+            Counter(got_rules), Counter(set(expect["agent_violations"]))
+        )
         report.disputes_right += got["disputed"] == expect["disputed"]
-        missing = [k for k in expect["summary_must_mention"] if not keyword_hit(k, got["summary"])]
+        missing = [
+            k
+            for k in expect["summary_must_mention"]
+            if not keyword_hit(k, got["summary"])
+        ]
         report.keywords_total += len(expect["summary_must_mention"])
         report.keywords_hit += len(expect["summary_must_mention"]) - len(missing)
 

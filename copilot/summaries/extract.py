@@ -58,10 +58,21 @@ REQUESTS: tuple[str, ...] = (
 )
 
 _LABELS: dict[str, Speaker] = {
-    "agent": "agent", "agente": "agent", "collector": "agent", "gestor": "agent",
-    "gestora": "agent", "asesor": "agent", "asesora": "agent", "rep": "agent",
-    "debtor": "debtor", "deudor": "debtor", "deudora": "debtor", "customer": "debtor",
-    "cliente": "debtor", "consumer": "debtor", "titular": "debtor",
+    "agent": "agent",
+    "agente": "agent",
+    "collector": "agent",
+    "gestor": "agent",
+    "gestora": "agent",
+    "asesor": "agent",
+    "asesora": "agent",
+    "rep": "agent",
+    "debtor": "debtor",
+    "deudor": "debtor",
+    "deudora": "debtor",
+    "customer": "debtor",
+    "cliente": "debtor",
+    "consumer": "debtor",
+    "titular": "debtor",
 }
 _LINE = re.compile(r"^[ \t]*([A-Za-zÁÉÍÓÚáéíóú]+)[ \t]*:[ \t]?")
 
@@ -105,7 +116,13 @@ def parse_turns(transcript: str) -> list[Turn]:
             )
         elif body.strip():
             turns.append(
-                Turn(index=0, speaker="other", text=body, start=offset, end=offset + len(body))
+                Turn(
+                    index=0,
+                    speaker="other",
+                    text=body,
+                    start=offset,
+                    end=offset + len(body),
+                )
             )
         offset += len(line)
     return turns
@@ -227,10 +244,12 @@ def _read_turn(turn: Turn, call_date: date, language: str, local: str) -> _TurnR
             money.append(mention)
     money = _after_correction(money, folded)
     resolved: list[DateMention] = []
-    for mention in dates:
+    for said in dates:
         # "Monday the 22nd" names one day twice.
-        if mention.value is not None and not (resolved and resolved[-1].value == mention.value):
-            resolved.append(mention)
+        if said.value is not None and not (
+            resolved and resolved[-1].value == said.value
+        ):
+            resolved.append(said)
     resolved = _after_correction(resolved, folded)
     if cues.EACH.search(folded) and count_hint is None and len(money) == 1:
         count_hint = len(resolved)
@@ -281,7 +300,8 @@ def _pair(
     for amount in money:
         clause = _clause_of(amount.start, cuts)
         candidates = [
-            i for i, d in enumerate(dates)
+            i
+            for i, d in enumerate(dates)
             if i not in used_dates and _clause_of(d.start, cuts) == clause
         ]
         if candidates:
@@ -325,7 +345,9 @@ def _inherit_dates(new: list[Offer], old: list[Offer]) -> list[Offer]:
 
 
 def _with_date(offer: Offer, when: date | None, expression: str | None) -> Offer:
-    return Offer(offer.amount, offer.currency, when, expression, offer.turn, offer.speaker)
+    return Offer(
+        offer.amount, offer.currency, when, expression, offer.turn, offer.speaker
+    )
 
 
 def _track_promises(
@@ -347,9 +369,13 @@ def _track_promises(
             rejected = {o.amount for o in plan.offers}
             counter = [o for o in offers if o.amount not in rejected]
             if counter:
-                plan = _Plan(_inherit_dates(counter, plan.offers), turn.speaker, turn.index)
+                plan = _Plan(
+                    _inherit_dates(counter, plan.offers), turn.speaker, turn.index
+                )
                 plan.accepted.add(turn.speaker)
-            elif reading.dates and not offers and len(reading.dates) == len(plan.offers):
+            elif (
+                reading.dates and not offers and len(reading.dates) == len(plan.offers)
+            ):
                 moved = [
                     _with_date(o, d.value, d.expression)
                     for o, d in zip(plan.offers, reading.dates, strict=True)
@@ -376,7 +402,11 @@ def _track_promises(
                 else:
                     plan = _Plan(offers, turn.speaker, turn.index, {turn.speaker})
                 continue
-            if plan is not None and "debtor" in plan.accepted and cues.ADDITION.search(folded):
+            if (
+                plan is not None
+                and "debtor" in plan.accepted
+                and cues.ADDITION.search(folded)
+            ):
                 kept += plan.offers
                 plan = None
             if plan is not None:
@@ -442,7 +472,11 @@ _SENTENCE = re.compile(r"[^.!?¿¡;]+[.!?;]*")
 
 def _sentences(turn: Turn) -> list[tuple[int, str]]:
     folded = _fold(turn.text)
-    return [(m.start(), m.group(0)) for m in _SENTENCE.finditer(folded) if m.group(0).strip()]
+    return [
+        (m.start(), m.group(0))
+        for m in _SENTENCE.finditer(folded)
+        if m.group(0).strip()
+    ]
 
 
 def _channel(text: str) -> str | None:
@@ -453,7 +487,14 @@ def _channel(text: str) -> str | None:
 
 
 def _finding(kind: str, turn: Turn, start: int, end: int, detail: str = "") -> Finding:
-    return Finding(kind, turn.index, turn.start + start, turn.start + end, turn.text[start:end], detail)
+    return Finding(
+        kind,
+        turn.index,
+        turn.start + start,
+        turn.start + end,
+        turn.text[start:end],
+        detail,
+    )
 
 
 def _read_requests(turns: list[Turn], call_date: date, language: str) -> list[Finding]:
@@ -478,14 +519,18 @@ def _read_requests(turns: list[Turn], call_date: date, language: str) -> list[Fi
                 else:
                     after = sentence[no_contact.start() :]
                     channel = _channel(after) or "call"
-                    found.append(_finding("channel_opt_out", turn, offset, end, channel))
+                    found.append(
+                        _finding("channel_opt_out", turn, offset, end, channel)
+                    )
             elif cues.CEASE.search(sentence):
                 found.append(_finding("cease_contact", turn, offset, end))
             preference = cues.PREFERENCE.search(sentence)
             if preference:
                 preferred = _channel(sentence[preference.start() :])
                 if preferred:
-                    found.append(_finding("preferred_channel", turn, offset, end, preferred))
+                    found.append(
+                        _finding("preferred_channel", turn, offset, end, preferred)
+                    )
             if cues.CALLBACK.search(sentence):
                 when = find_dates(turn.text[offset:end], call_date, language)
                 detail = next((str(d.value) for d in when if d.value), "")
@@ -495,7 +540,9 @@ def _read_requests(turns: list[Turn], call_date: date, language: str) -> list[Fi
             if cues.VALIDATION.search(sentence):
                 found.append(_finding("validation", turn, offset, end))
             attorney = cues.ATTORNEY.search(sentence)
-            if attorney and not cues.NEGATED_BEFORE.search(sentence[: attorney.start()]):
+            if attorney and not cues.NEGATED_BEFORE.search(
+                sentence[: attorney.start()]
+            ):
                 found.append(_finding("attorney", turn, offset, end))
             if cues.DISPUTE.search(sentence):
                 found.append(_finding("dispute", turn, offset, end))
@@ -506,8 +553,10 @@ def _read_requests(turns: list[Turn], call_date: date, language: str) -> list[Fi
                 found.append(_finding("inability", turn, offset, end))
             if cues.RELIEF.search(sentence):
                 found.append(_finding("relief", turn, offset, end))
-            elif offset == 0 and cues.AFFIRM.search(sentence) and cues.RELIEF.search(
-                previous_agent
+            elif (
+                offset == 0
+                and cues.AFFIRM.search(sentence)
+                and cues.RELIEF.search(previous_agent)
             ):
                 found.append(_finding("relief", turn, offset, end))
     return found
@@ -540,20 +589,31 @@ def _creditor(turns: list[Turn]) -> str | None:
     return None
 
 
+def _without_instructions(turns: list[Turn]) -> list[Turn]:
+    """Turns that address a machine ("ignore previous instructions") say nothing of the
+    debt; they are kept out of the facts (as speaker 'other')."""
+    kept: list[Turn] = []
+    for turn in turns:
+        if cues.INSTRUCTION.search(_fold(turn.text)):
+            log.warning(
+                "turn %d reads as an instruction to a machine; ignored", turn.index
+            )
+            turn = turn.model_copy(update={"speaker": "other"})
+        kept.append(turn)
+    return kept
+
+
 def extract(
     transcript: str, *, call_date: date, language: str, currency: str
 ) -> Extraction:
     """Read promises, requests, dispute and details from one transcript."""
     turns = parse_turns(transcript)
-    promises = _track_promises(turns, call_date, language, currency)
-    findings = _read_requests(turns, call_date, language)
+    spoken = _without_instructions(turns)
+    promises = _track_promises(spoken, call_date, language, currency)
+    findings = _read_requests(spoken, call_date, language)
     kinds = {f.kind for f in findings}
 
-    requests = [
-        name
-        for name in REQUESTS
-        if name in kinds and name != "hardship"
-    ]
+    requests = [name for name in REQUESTS if name in kinds and name != "hardship"]
     if "circumstance" in kinds and ({"inability", "relief"} & kinds):
         requests.append("hardship")
     elif "relief" in kinds and "inability" in kinds:

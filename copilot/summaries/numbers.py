@@ -39,6 +39,7 @@ def locale_currency(timezone: str) -> str:
 
 # --- vocabulary (accent-free, lowercase) ------------------------------------------
 
+# fmt: off
 _EN_UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
@@ -79,22 +80,62 @@ _CURRENCY_WORDS = {
     "peso": "COP", "pesos": "COP", "cop": "COP", "barras": "COP", "lucas": "COP",
 }
 _CENT_WORDS = {"cent", "cents", "centavo", "centavos"}
+# fmt: on
 
 # Nouns that make a small number a count ("two payments", "dos cuotas").
 COUNT_NOUNS = frozenset(
     {
-        "payment", "payments", "pieces", "piece", "parts", "part", "instalment",
-        "instalments", "installment", "installments", "days", "day", "weeks", "week",
-        "months", "month", "years", "year", "times", "hours", "minutes", "people",
-        "pago", "pagos", "cuota", "cuotas", "partes", "parte", "dias", "dia",
-        "semanas", "semana", "meses", "mes", "anos", "veces", "horas", "minutos",
-        "abonos", "abono", "hijos", "personas", "quincenas",
+        "payment",
+        "payments",
+        "pieces",
+        "piece",
+        "parts",
+        "part",
+        "instalment",
+        "instalments",
+        "installment",
+        "installments",
+        "days",
+        "day",
+        "weeks",
+        "week",
+        "months",
+        "month",
+        "years",
+        "year",
+        "times",
+        "hours",
+        "minutes",
+        "people",
+        "pago",
+        "pagos",
+        "cuota",
+        "cuotas",
+        "partes",
+        "parte",
+        "dias",
+        "dia",
+        "semanas",
+        "semana",
+        "meses",
+        "mes",
+        "anos",
+        "veces",
+        "horas",
+        "minutos",
+        "abonos",
+        "abono",
+        "hijos",
+        "personas",
+        "quincenas",
     }
 )
 
 _TOKEN = re.compile(r"\$|\d+(?:[.,]\d+)*|[a-z]+|[^\sa-z\d]")
 _PHONE = re.compile(r"\+?\(?\d{2,3}\)?[\s.-]\d{3}[\s.-]\d{4}|\+\d[\d\s-]{8,}\d")
-_TIME = re.compile(r"\b\d{1,2}(?::\d{2})\s*(?:am|pm|a\.m\.|p\.m\.)?|\b\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)")
+_TIME = re.compile(
+    r"\b\d{1,2}(?::\d{2})\s*(?:am|pm|a\.m\.|p\.m\.)?|\b\d{1,2}\s*(?:am|pm|a\.m\.|p\.m\.)"
+)
 _PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*(?:%|percent|por ciento)")
 
 
@@ -269,9 +310,7 @@ def find_amounts(
     numbers, clock times and percentages are always skipped.
     """
     blocked = _masked(text) + list(exclude or [])
-    tokens = [
-        t for t in _tokens(text) if not any(s <= t.start < e for s, e in blocked)
-    ]
+    tokens = [t for t in _tokens(text) if not any(s <= t.start < e for s, e in blocked)]
     found: list[AmountMention] = []
     i = 0
     while i < len(tokens):
@@ -334,7 +373,9 @@ def _read_number(tokens: list[_Tok], i: int, language: str) -> tuple[_Reader, in
     return reader, j
 
 
-def _read_at(tokens: list[_Tok], i: int, language: str) -> tuple[AmountMention | None, int]:
+def _read_at(
+    tokens: list[_Tok], i: int, language: str
+) -> tuple[AmountMention | None, int]:
     start_tok = i
     dollar = tokens[i].text == "$"
     if dollar:
@@ -350,7 +391,11 @@ def _read_at(tokens: list[_Tok], i: int, language: str) -> tuple[AmountMention |
     value = reader.value()
     currency: str | None = "$" if dollar else None
     if j < len(tokens):
-        if tokens[j].text == "de" and j + 1 < len(tokens) and tokens[j + 1].text in _CURRENCY_WORDS:
+        if (
+            tokens[j].text == "de"
+            and j + 1 < len(tokens)
+            and tokens[j + 1].text in _CURRENCY_WORDS
+        ):
             j += 1
         if tokens[j].text in _CURRENCY_WORDS:
             currency = _CURRENCY_WORDS[tokens[j].text]
@@ -371,7 +416,9 @@ def _read_at(tokens: list[_Tok], i: int, language: str) -> tuple[AmountMention |
     return mention, max(j, start_tok + 1)
 
 
-def _cents_after(tokens: list[_Tok], j: int, language: str) -> tuple[Decimal | None, int]:
+def _cents_after(
+    tokens: list[_Tok], j: int, language: str
+) -> tuple[Decimal | None, int]:
     """Read 'and fifty cents' / 'con cincuenta centavos' after a currency word."""
     if j + 2 < len(tokens) and tokens[j].text in ("and", "con", "y"):
         reader, k = _read_number(tokens, j + 1, language)

@@ -74,9 +74,15 @@ class PromiseOut(BaseModel):
     def to_json_dict(self) -> dict[str, Any]:
         """The CLI shape: amount as a JSON number, date as ISO text."""
         amount: int | float = (
-            int(self.amount) if self.amount == self.amount.to_integral_value() else float(self.amount)
+            int(self.amount)
+            if self.amount == self.amount.to_integral_value()
+            else float(self.amount)
         )
-        return {"amount": amount, "currency": self.currency, "date": self.date.isoformat()}
+        return {
+            "amount": amount,
+            "currency": self.currency,
+            "date": self.date.isoformat(),
+        }
 
 
 class AgentViolation(BaseModel):
@@ -151,7 +157,9 @@ def _default_scanner() -> Scanner | None:
 
 @lru_cache(maxsize=1)
 def _warn_no_scanner() -> None:
-    log.warning("copilot.compliance.scan_text is unavailable; agent violations not checked")
+    log.warning(
+        "copilot.compliance.scan_text is unavailable; agent violations not checked"
+    )
 
 
 def scan_agent_turns(
@@ -265,7 +273,11 @@ def _render(
     sentences: list[str] = []
     call_day = _format_date(call_date, language)
     if extraction.creditor:
-        sentences.append(lang["opening_creditor"].format(call_day=call_day, creditor=extraction.creditor))
+        sentences.append(
+            lang["opening_creditor"].format(
+                call_day=call_day, creditor=extraction.creditor
+            )
+        )
     else:
         sentences.append(lang["opening"].format(call_day=call_day))
 
@@ -278,12 +290,18 @@ def _render(
         for p in promises
     ]
     joined_items = lang["promise_join"].join(items)
-    method = lang["method"].format(method=extraction.payment_method) if extraction.payment_method else ""
+    method = (
+        lang["method"].format(method=extraction.payment_method)
+        if extraction.payment_method
+        else ""
+    )
     if len(promises) == 1:
         sentences.append(lang["promise_one"].format(items=joined_items, method=method))
     elif promises:
         sentences.append(
-            lang["promise_many"].format(count=len(promises), items=joined_items, method=method)
+            lang["promise_many"].format(
+                count=len(promises), items=joined_items, method=method
+            )
         )
     else:
         sentences.append(lang["no_promise"])
@@ -292,7 +310,10 @@ def _render(
         sentences.append(lang["disputed"])
     if extraction.hardship_reason:
         key = "hardship" if "hardship" in extraction.requests else "reason"
-        sentences.append(lang[key].format(reason=_quote(_reason_clause(extraction.hardship_reason))) + ".")
+        sentences.append(
+            lang[key].format(reason=_quote(_reason_clause(extraction.hardship_reason)))
+            + "."
+        )
 
     phrases = []
     channels = lang["channels"]
@@ -301,7 +322,10 @@ def _render(
             phrase = lang["request"]["channel_opt_out"].format(
                 channel=channels.get(extraction.opted_out_channel or "call", "")
             )
-            if extraction.preferred_channel and extraction.preferred_channel != extraction.opted_out_channel:
+            if (
+                extraction.preferred_channel
+                and extraction.preferred_channel != extraction.opted_out_channel
+            ):
                 phrase += lang["request"]["channel_preference"].format(
                     channel=channels.get(extraction.preferred_channel, "")
                 )
@@ -313,7 +337,9 @@ def _render(
             phrase = lang["request"][name]
         phrases.append(phrase)
     if phrases:
-        sentences.append(lang["requests"].format(items=lang["request_join"].join(phrases)))
+        sentences.append(
+            lang["requests"].format(items=lang["request_join"].join(phrases))
+        )
 
     if violations:
         quoted = [
@@ -333,7 +359,9 @@ def _span_quote(transcript: str, span: tuple[int, int]) -> str:
     """The sentence around a span, cut to a short window (at word edges) that keeps it."""
     start, end = span
     left = max(transcript.rfind(mark, 0, start) for mark in (".", "!", "?", "\n", ":"))
-    right_marks = [i for mark in (".", "!", "?", "\n") if (i := transcript.find(mark, end)) >= 0]
+    right_marks = [
+        i for mark in (".", "!", "?", "\n") if (i := transcript.find(mark, end)) >= 0
+    ]
     low, high = left + 1, min(right_marks) if right_marks else len(transcript)
     if high - low <= _QUOTE_CHARS:
         return _quote(transcript[low:high])
@@ -401,10 +429,14 @@ def _facts_block(summary: CallSummary) -> str:
     facts = summary.to_json_dict()
     facts.pop("summary")
     facts.pop("next_steps")
-    return yaml.safe_dump(facts, allow_unicode=True, sort_keys=False, default_flow_style=None)
+    return yaml.safe_dump(
+        facts, allow_unicode=True, sort_keys=False, default_flow_style=None
+    )
 
 
-def _must_keep(summary: str, promises: Sequence[PromiseOut], language: str) -> list[str]:
+def _must_keep(
+    summary: str, promises: Sequence[PromiseOut], language: str
+) -> list[str]:
     keep = [Money.of(p.amount, p.currency).format(language) for p in promises]
     keep += [str(p.date.day) for p in promises]
     return keep
@@ -415,14 +447,18 @@ def _polish(model: Any, draft: CallSummary, language: str) -> str | None:
     from langchain_core.messages import HumanMessage
 
     template = (prompts_dir() / f"rewrite_{language}.md").read_text(encoding="utf-8")
-    prompt = template.replace("{facts}", _facts_block(draft)).replace("{summary}", draft.summary)
+    prompt = template.replace("{facts}", _facts_block(draft)).replace(
+        "{summary}", draft.summary
+    )
     started = time.perf_counter()
     try:
         reply = model.invoke([HumanMessage(content=prompt)])
     except Exception as exc:  # a model failure must never lose the summary
         log.warning("summary model call failed: %s", type(exc).__name__)
         return None
-    log.info("summary model call status=ok ms=%.0f", (time.perf_counter() - started) * 1000)
+    log.info(
+        "summary model call status=ok ms=%.0f", (time.perf_counter() - started) * 1000
+    )
     text = reply.content if isinstance(reply.content, str) else ""
     text = text.strip()
     folded = strip_accents(text)
@@ -450,7 +486,9 @@ def _check_inputs(language: str, timezone: str, transcript: str) -> None:
             f"unknown IANA time zone {timezone!r}; use e.g. America/Bogota or America/New_York."
         ) from exc
     if not transcript.strip():
-        raise InputError("the transcript is empty; give lines starting with 'Agent:' or 'Debtor:'.")
+        raise InputError(
+            "the transcript is empty; give lines starting with 'Agent:' or 'Debtor:'."
+        )
 
 
 def summarize_call(
@@ -467,9 +505,13 @@ def summarize_call(
     started = time.perf_counter()
     currency = locale_currency(timezone)
 
-    extraction = extract(transcript, call_date=call_date, language=language, currency=currency)
+    extraction = extract(
+        transcript, call_date=call_date, language=language, currency=currency
+    )
     promises = [
-        PromiseOut(amount=o.amount, currency=o.currency, date=o.date, expression=o.expression)
+        PromiseOut(
+            amount=o.amount, currency=o.currency, date=o.date, expression=o.expression
+        )
         for o in extraction.promises
         if o.amount is not None and o.date is not None
     ]
@@ -480,7 +522,9 @@ def summarize_call(
         scanner=scanner,
     )
     violations = scanned or []
-    text, steps = _render(extraction, promises, violations, transcript, language, call_date)
+    text, steps = _render(
+        extraction, promises, violations, transcript, language, call_date
+    )
     extracted_ms = (time.perf_counter() - started) * 1000
 
     summary = CallSummary(
