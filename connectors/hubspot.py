@@ -47,6 +47,7 @@ from zoneinfo import available_timezones
 import urllib3
 import yaml
 from hubspot import HubSpot
+from hubspot.crm.associations.v4.exceptions import ApiException as _AssociationsError
 from hubspot.crm.objects import (
     AssociationSpec,
     BatchReadInputSimplePublicObjectId,
@@ -58,7 +59,6 @@ from hubspot.crm.objects import (
     SimplePublicObjectId,
     SimplePublicObjectInputForCreate,
 )
-from hubspot.crm.associations.v4.exceptions import ApiException as _AssociationsError
 from hubspot.crm.objects.exceptions import ApiException as _ObjectsError
 from hubspot.crm.properties.exceptions import ApiException as _PropertiesError
 from hubspot.oauth.exceptions import ApiException as _OAuthError
@@ -189,11 +189,19 @@ class HubSpotMapping(_Strict):
             add(self.debtor.object, prop, f"debtor.properties.{key}")
         for key, prop in self.account.properties.items():
             add(self.account.object, prop, f"account.properties.{key}")
-        add(self.debtor.object, self.work_queue.sort_property, "work_queue.sort_property")
+        add(
+            self.debtor.object,
+            self.work_queue.sort_property,
+            "work_queue.sort_property",
+        )
         if self.history.note_kind_property and "notes" in self.history.types:
             add("notes", self.history.note_kind_property, "history.note_kind_property")
         for kind, spec in self.write.kinds.items():
-            add(spec.object, self.write.idempotency_property, "write.idempotency_property")
+            add(
+                spec.object,
+                self.write.idempotency_property,
+                "write.idempotency_property",
+            )
             add(spec.object, self.write.kind_property, "write.kind_property")
             add(spec.object, spec.body, f"write.kinds.{kind}.body")
             add(spec.object, spec.subject, f"write.kinds.{kind}.subject")
@@ -330,7 +338,9 @@ class _Record:
         value = str(value).strip()
         return value or None
 
-    def parsed(self, prop: str | None, parse: Callable[[str | None], T], what: str) -> T:
+    def parsed(
+        self, prop: str | None, parse: Callable[[str | None], T], what: str
+    ) -> T:
         value = self.text(prop)
         try:
             return parse(value)
@@ -349,7 +359,10 @@ class _Token:
     """The access token in force, renewed by OAuth refresh or by re-reading its variable."""
 
     def __init__(
-        self, settings: Settings, environ: Mapping[str, str], refresh: Callable[..., Any]
+        self,
+        settings: Settings,
+        environ: Mapping[str, str],
+        refresh: Callable[..., Any],
     ) -> None:
         self._settings = settings
         self._environ = environ
@@ -416,7 +429,8 @@ class _Token:
             refresh_token=refresh_token,
         )
         log.info(
-            "hubspot oauth refresh ok in %.0f ms", (time.perf_counter() - started) * 1000
+            "hubspot oauth refresh ok in %.0f ms",
+            (time.perf_counter() - started) * 1000,
         )
         self._refresh_token = answer.get("refresh_token") or refresh_token
         token = answer.get("access_token")
@@ -598,14 +612,18 @@ class HubSpotConnector(Connector):
                     self._use_token(self._token.current())
                     continue
                 log.info(
-                    "hubspot %s failed %s in %.0f ms", operation, exc.status,
+                    "hubspot %s failed %s in %.0f ms",
+                    operation,
+                    exc.status,
                     (time.perf_counter() - started) * 1000,
                 )
                 raise self._translate(exc, operation, subject) from exc
             except urllib3.exceptions.HTTPError as exc:
                 raise self._unreachable(operation, exc) from exc
             log.debug(
-                "hubspot %s 2xx in %.0f ms", operation, (time.perf_counter() - started) * 1000
+                "hubspot %s 2xx in %.0f ms",
+                operation,
+                (time.perf_counter() - started) * 1000,
             )
             return data
 
@@ -634,7 +652,9 @@ class HubSpotConnector(Connector):
                 subject=f"object type {object_type}",
             ),
         )
-        return {str(p.get("name")) for p in data.get("results") or [] if isinstance(p, dict)}
+        return {
+            str(p.get("name")) for p in data.get("results") or [] if isinstance(p, dict)
+        }
 
     def mapping_problems(self) -> list[str]:
         """Mapped properties that the HubSpot account does not have, one line each."""
@@ -697,23 +717,34 @@ class HubSpotConnector(Connector):
         common = ["hs_timestamp", "hubspot_owner_id"]
         per_type = {
             "calls": [
-                "hs_call_direction", "hs_call_status", "hs_call_disposition",
-                "hs_call_title", "hs_call_body",
+                "hs_call_direction",
+                "hs_call_status",
+                "hs_call_disposition",
+                "hs_call_title",
+                "hs_call_body",
             ],
             "emails": [
-                "hs_email_direction", "hs_email_status", "hs_email_subject",
+                "hs_email_direction",
+                "hs_email_status",
+                "hs_email_subject",
             ],
             "communications": [
-                "hs_communication_channel_type", "hs_communication_body",
+                "hs_communication_channel_type",
+                "hs_communication_body",
             ],
             "notes": ["hs_note_body"],
         }
-        extra = [self.mapping.write.kind_property, self.mapping.write.idempotency_property]
+        extra = [
+            self.mapping.write.kind_property,
+            self.mapping.write.idempotency_property,
+        ]
         if object_type == "notes":
             extra.append(self.mapping.history.note_kind_property)
         return common + per_type.get(object_type, []) + [p for p in extra if p]
 
-    def _batch_read(self, object_type: str, ids: list[str], props: list[str]) -> list[_Record]:
+    def _batch_read(
+        self, object_type: str, ids: list[str], props: list[str]
+    ) -> list[_Record]:
         body = BatchReadInputSimplePublicObjectId(
             inputs=[SimplePublicObjectId(id=i) for i in ids],
             properties=props,
@@ -725,7 +756,9 @@ class HubSpotConnector(Connector):
             lambda: self._request(
                 operation,
                 lambda api: api.read(
-                    object_type, body, _preload_content=False,
+                    object_type,
+                    body,
+                    _preload_content=False,
                     _request_timeout=self._timeout,
                 ),
                 "batch",
@@ -739,7 +772,9 @@ class HubSpotConnector(Connector):
         if not re.fullmatch(r"[0-9A-Za-z_-]{1,64}", debtor_id):
             raise CRMNotFoundError(f"HubSpot has no contact {debtor_id!r}.")
         history_types = list(self.mapping.history.types)
-        wanted = history_types + (["deals"] if self.mapping.account.object == "deals" else [])
+        wanted = history_types + (
+            ["deals"] if self.mapping.account.object == "deals" else []
+        )
         operation = f"read contact {debtor_id}"
         data = self._retrying(
             operation,
@@ -772,13 +807,20 @@ class HubSpotConnector(Connector):
         results = self._parallel(
             [
                 lambda t=t, ids=ids: self._batch_read(  # type: ignore[misc]
-                    t, ids, self._history_properties(t) if t != "deals"
-                    else sorted({p for p in self.mapping.account.properties.values() if p})
+                    t,
+                    ids,
+                    self._history_properties(t)
+                    if t != "deals"
+                    else sorted(
+                        {p for p in self.mapping.account.properties.values() if p}
+                    ),
                 )
                 for t, ids in reads
             ]
         )
-        by_type = {t: records for (t, _ids), records in zip(reads, results, strict=True)}
+        by_type = {
+            t: records for (t, _ids), records in zip(reads, results, strict=True)
+        }
 
         if self.mapping.account.object == "deals":
             deals = sorted(by_type.get("deals", []), key=lambda r: r.id)
@@ -806,7 +848,9 @@ class HubSpotConnector(Connector):
             fetched_at=datetime.now(UTC),
         )
 
-    def _jurisdiction(self, contact: _Record, currency: str | None) -> Literal["US", "CO"]:
+    def _jurisdiction(
+        self, contact: _Record, currency: str | None
+    ) -> Literal["US", "CO"]:
         country = (contact.text(self.mapping.debtor_prop("country")) or "").lower()
         for code, names in self.mapping.debtor.jurisdictions.items():
             if country in [n.lower() for n in names]:
@@ -839,7 +883,8 @@ class HubSpotConnector(Connector):
                 )
         language = (contact.text(p("language")) or "en")[:2].lower()
         name = " ".join(
-            part for part in (contact.text(p("first_name")), contact.text(p("last_name")))
+            part
+            for part in (contact.text(p("first_name")), contact.text(p("last_name")))
             if part
         )
         return Debtor(
@@ -891,12 +936,15 @@ class HubSpotConnector(Connector):
                 fees.append(Fee(kind=kind.removesuffix("_fees"), amount=fee))
         return Account(
             id=record.text(a("reference")) or record.id or contact_id,
-            creditor=record.text(a("creditor")) or self.mapping.account.creditor_fallback,
+            creditor=record.text(a("creditor"))
+            or self.mapping.account.creditor_fallback,
             product=record.text(a("product")) or "",
             original_amount=self._money(record, "original_amount", currency),
             balance=balance,
             due_date=due,
-            delinquent_since=record.parsed(a("delinquent_since"), _parse_date, "a date"),
+            delinquent_since=record.parsed(
+                a("delinquent_since"), _parse_date, "a date"
+            ),
             fees=tuple(fees),
             payment_plan=self._plan(record, currency),
             time_barred=_is_true(record.text(a("time_barred"))),
@@ -964,7 +1012,9 @@ class HubSpotConnector(Connector):
 
     def _payments(self, record: _Record, currency: str) -> tuple[Payment, ...]:
         amount = self._money(record, "last_payment_amount", currency)
-        on = record.parsed(self.mapping.account_prop("last_payment_on"), _parse_date, "a date")
+        on = record.parsed(
+            self.mapping.account_prop("last_payment_on"), _parse_date, "a date"
+        )
         if amount is None or on is None:
             return ()
         return (Payment(at=on, amount=amount),)
@@ -985,47 +1035,79 @@ class HubSpotConnector(Connector):
                 if object_type == "calls":
                     outcome = h.call_dispositions.get(
                         r.text("hs_call_disposition") or ""
-                    ) or h.call_outcomes.get(r.text("hs_call_status") or "", "no_answer")
-                    attempts.append(ContactAttempt(
-                        at=at, channel="call",
-                        direction=_direction(r.text("hs_call_direction"), "INBOUND"),
-                        outcome=_outcome(outcome), agent=author,
-                        summary=r.text("hs_call_title")
-                        or _plain_text(r.text("hs_call_body"))[:280],
-                    ))
+                    ) or h.call_outcomes.get(
+                        r.text("hs_call_status") or "", "no_answer"
+                    )
+                    attempts.append(
+                        ContactAttempt(
+                            at=at,
+                            channel="call",
+                            direction=_direction(
+                                r.text("hs_call_direction"), "INBOUND"
+                            ),
+                            outcome=_outcome(outcome),
+                            agent=author,
+                            summary=r.text("hs_call_title")
+                            or _plain_text(r.text("hs_call_body"))[:280],
+                        )
+                    )
                 elif object_type == "emails":
-                    attempts.append(ContactAttempt(
-                        at=at, channel="email",
-                        direction=_direction(r.text("hs_email_direction"), "INCOMING_EMAIL"),
-                        outcome=_outcome(
-                            h.email_outcomes.get(r.text("hs_email_status") or "", "delivered")
-                        ),
-                        agent=author, summary=r.text("hs_email_subject") or "",
-                    ))
+                    attempts.append(
+                        ContactAttempt(
+                            at=at,
+                            channel="email",
+                            direction=_direction(
+                                r.text("hs_email_direction"), "INCOMING_EMAIL"
+                            ),
+                            outcome=_outcome(
+                                h.email_outcomes.get(
+                                    r.text("hs_email_status") or "", "delivered"
+                                )
+                            ),
+                            agent=author,
+                            summary=r.text("hs_email_subject") or "",
+                        )
+                    )
                 elif object_type == "communications":
                     channel = h.communication_channels.get(
                         r.text("hs_communication_channel_type") or ""
                     )
                     if channel in CHANNELS:
-                        attempts.append(ContactAttempt(
-                            at=at, channel=channel,
-                            direction="outbound", outcome="delivered", agent=author,
-                            summary=_plain_text(r.text("hs_communication_body"))[:280],
-                        ))
+                        attempts.append(
+                            ContactAttempt(
+                                at=at,
+                                channel=channel,
+                                direction="outbound",
+                                outcome="delivered",
+                                agent=author,
+                                summary=_plain_text(r.text("hs_communication_body"))[
+                                    :280
+                                ],
+                            )
+                        )
                 elif object_type == "notes":
                     text = _plain_text(r.text("hs_note_body"))
                     if (r.text(kind_prop) or "") == "letter":
-                        attempts.append(ContactAttempt(
-                            at=at, channel="letter", direction="outbound",
-                            outcome="delivered", agent=author,
-                            summary=text.splitlines()[0][:280] if text else "",
-                        ))
+                        attempts.append(
+                            ContactAttempt(
+                                at=at,
+                                channel="letter",
+                                direction="outbound",
+                                outcome="delivered",
+                                agent=author,
+                                summary=text.splitlines()[0][:280] if text else "",
+                            )
+                        )
                         continue
                     kind = (r.text(h.note_kind_property) or "general").lower()
-                    notes.append(Note(
-                        at=at, author=author, text=text or "(empty note)",
-                        kind=kind if kind in _NOTE_KINDS else "general",
-                    ))
+                    notes.append(
+                        Note(
+                            at=at,
+                            author=author,
+                            text=text or "(empty note)",
+                            kind=kind if kind in _NOTE_KINDS else "general",
+                        )
+                    )
         return attempts, notes
 
     # --- search and queue -----------------------------------------------------------
@@ -1038,7 +1120,9 @@ class HubSpotConnector(Connector):
             lambda: self._request(
                 operation,
                 lambda api: api.do_search(
-                    self.mapping.debtor.object, request, _preload_content=False,
+                    self.mapping.debtor.object,
+                    request,
+                    _preload_content=False,
                     _request_timeout=self._timeout,
                 ),
                 "search",
@@ -1110,7 +1194,9 @@ class HubSpotConnector(Connector):
         found = self._search_pages("search contacts", limit, query=query)
         if query.isdigit():
             by_id = FilterGroup(
-                filters=[Filter(property_name="hs_object_id", operator="EQ", value=query)]
+                filters=[
+                    Filter(property_name="hs_object_id", operator="EQ", value=query)
+                ]
             )
             found = self._search_pages("search contact id", 1, groups=[by_id]) + found
         today = datetime.now(UTC).date()
@@ -1142,7 +1228,9 @@ class HubSpotConnector(Connector):
         prop = self.mapping.write.idempotency_property
         request = PublicObjectSearchRequest(
             filter_groups=[
-                FilterGroup(filters=[Filter(property_name=prop, operator="EQ", value=key)])
+                FilterGroup(
+                    filters=[Filter(property_name=prop, operator="EQ", value=key)]
+                )
             ],
             properties=[prop],
             limit=1,
@@ -1151,14 +1239,19 @@ class HubSpotConnector(Connector):
         data = self._request(
             operation,
             lambda api: api.do_search(
-                object_type, request, _preload_content=False, _request_timeout=self._timeout
+                object_type,
+                request,
+                _preload_content=False,
+                _request_timeout=self._timeout,
             ),
             "search",
         )
         results = data.get("results") or []
         return str(results[0]["id"]) if results else None
 
-    def _find_by_association(self, object_type: str, contact_id: str, key: str) -> str | None:
+    def _find_by_association(
+        self, object_type: str, contact_id: str, key: str
+    ) -> str | None:
         """The contact's engagement carrying *key*, read without the lagging search index."""
         ids: list[str] = []
         after: str | None = None
@@ -1166,8 +1259,13 @@ class HubSpotConnector(Connector):
             data = self._request(
                 f"list {object_type} of contact",
                 lambda api, after=after: api.get_page(  # type: ignore[misc]
-                    self.mapping.debtor.object, contact_id, object_type, after=after,
-                    limit=500, _preload_content=False, _request_timeout=self._timeout,
+                    self.mapping.debtor.object,
+                    contact_id,
+                    object_type,
+                    after=after,
+                    limit=500,
+                    _preload_content=False,
+                    _request_timeout=self._timeout,
                 ),
                 "associations",
                 subject=f"contact {contact_id}",
@@ -1187,7 +1285,9 @@ class HubSpotConnector(Connector):
             data = self._request(
                 f"batch read {object_type}",
                 lambda api, body=body: api.read(  # type: ignore[misc]
-                    object_type, body, _preload_content=False,
+                    object_type,
+                    body,
+                    _preload_content=False,
                     _request_timeout=self._timeout,
                 ),
                 "batch",
@@ -1243,13 +1343,17 @@ class HubSpotConnector(Connector):
             attempts += 1
             existing = self._find_by_key(spec.object, key)
             if existing is None and attempts > 1:
-                existing = self._find_by_association(spec.object, activity.debtor_id, key)
+                existing = self._find_by_association(
+                    spec.object, activity.debtor_id, key
+                )
             if existing is not None:
                 return WriteResult(activity_id=existing, created=False)
             data = self._request(
                 f"create {spec.object}",
                 lambda api: api.create(
-                    spec.object, create, _preload_content=False,
+                    spec.object,
+                    create,
+                    _preload_content=False,
                     _request_timeout=self._timeout,
                 ),
                 "objects",

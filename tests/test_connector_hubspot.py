@@ -37,7 +37,9 @@ from tests.emulators.hubspot import (
     HubSpotEmulator,
 )
 
-PACKAGED_MAPPING = Path(__file__).resolve().parents[1] / "connectors/mappings/hubspot.yaml"
+PACKAGED_MAPPING = (
+    Path(__file__).resolve().parents[1] / "connectors/mappings/hubspot.yaml"
+)
 
 
 @pytest.fixture
@@ -116,13 +118,18 @@ class TestHubSpotContract(ConnectorContract, FaultContract):
 @pytest.mark.parametrize(
     ("debtor_id", "expected"),
     [
-        pytest.param("101", 5, id="calls emails sms and notes cost one batch read each"),
+        pytest.param(
+            "101", 5, id="calls emails sms and notes cost one batch read each"
+        ),
         pytest.param("102", 3, id="calls and notes cost two batch reads"),
         pytest.param("104", 1, id="no history costs the contact read only"),
     ],
 )
 def test_context_takes_two_round_trips_and_one_request_per_history_type(
-    connector: HubSpotConnector, emulator: HubSpotEmulator, debtor_id: str, expected: int
+    connector: HubSpotConnector,
+    emulator: HubSpotEmulator,
+    debtor_id: str,
+    expected: int,
 ) -> None:
     with emulator.counting() as seen:
         connector.fetch_context(debtor_id)
@@ -136,7 +143,9 @@ def test_context_takes_two_round_trips_and_one_request_per_history_type(
 
 
 def test_first_use_validates_the_mapping_once(
-    hs_settings: Settings, policy: RetryPolicy, oauth_environ: dict[str, str],
+    hs_settings: Settings,
+    policy: RetryPolicy,
+    oauth_environ: dict[str, str],
     emulator: HubSpotEmulator,
 ) -> None:
     fresh = build(hs_settings, policy, oauth_environ)
@@ -272,8 +281,11 @@ def test_each_kind_becomes_its_engagement(
 
     result = connector.write_activity(make_activity("102", key, kind=kind))
 
-    stored = [a for a in emulator.activities("102") if a["properties"].get(
-        "copilot_idempotency_key") == key]
+    stored = [
+        a
+        for a in emulator.activities("102")
+        if a["properties"].get("copilot_idempotency_key") == key
+    ]
     assert [a["type"] for a in stored] == [object_type]
     assert stored[0]["id"] == result.activity_id
 
@@ -290,8 +302,11 @@ def test_written_call_and_letter_come_back_as_contact_attempts(
 
 
 def test_a_second_process_finds_the_key_by_search(
-    connector: HubSpotConnector, hs_settings: Settings, policy: RetryPolicy,
-    oauth_environ: dict[str, str], emulator: HubSpotEmulator,
+    connector: HubSpotConnector,
+    hs_settings: Settings,
+    policy: RetryPolicy,
+    oauth_environ: dict[str, str],
+    emulator: HubSpotEmulator,
 ) -> None:
     activity = make_activity("101", "cross-process-key-1", kind="note")
     first = connector.write_activity(activity)
@@ -300,7 +315,10 @@ def test_a_second_process_finds_the_key_by_search(
     again = other.write_activity(activity)
 
     assert (again.created, again.activity_id) == (False, first.activity_id)
-    assert len([a for a in emulator.activities("101") if "cross-process-key-1" in str(a)]) == 1
+    assert (
+        len([a for a in emulator.activities("101") if "cross-process-key-1" in str(a)])
+        == 1
+    )
     other.close()
 
 
@@ -311,7 +329,9 @@ def test_a_create_that_failed_after_commit_is_not_repeated_despite_search_lag(
     emulator.inject("server_error", path="/crm/v3/objects/emails", after_commit=True)
 
     with emulator.counting() as seen:
-        result = connector.write_activity(make_activity("101", "after-commit-1", "email"))
+        result = connector.write_activity(
+            make_activity("101", "after-commit-1", "email")
+        )
 
     stored = [a for a in emulator.activities("101") if "after-commit-1" in str(a)]
     assert len(stored) == 1 and stored[0]["id"] == result.activity_id
@@ -370,7 +390,9 @@ def test_an_expired_private_app_token_says_which_variable_to_set(
 
 
 def test_a_refused_refresh_token_is_an_auth_error(
-    hs_settings: Settings, policy: RetryPolicy, oauth_environ: dict[str, str],
+    hs_settings: Settings,
+    policy: RetryPolicy,
+    oauth_environ: dict[str, str],
     emulator: HubSpotEmulator,
 ) -> None:
     oauth_environ["HUBSPOT_REFRESH_TOKEN"] = "revoked"
@@ -430,7 +452,9 @@ def _mapping_file(tmp_path: Path, edit: Any) -> Path:
 
 
 def test_a_mapped_property_missing_in_hubspot_is_named(
-    tmp_path: Path, hs_settings: Settings, policy: RetryPolicy,
+    tmp_path: Path,
+    hs_settings: Settings,
+    policy: RetryPolicy,
     oauth_environ: dict[str, str],
 ) -> None:
     path = _mapping_file(
@@ -453,7 +477,9 @@ def test_a_mapped_property_missing_in_hubspot_is_named(
 
 
 def test_a_mapping_without_a_balance_is_refused_at_load(tmp_path: Path) -> None:
-    path = _mapping_file(tmp_path, lambda d: d["account"]["properties"].update(balance=None))
+    path = _mapping_file(
+        tmp_path, lambda d: d["account"]["properties"].update(balance=None)
+    )
 
     with pytest.raises(CRMMappingError, match=r"account\.properties\.balance"):
         load_mapping(path)
@@ -482,14 +508,29 @@ def _type_problems(data: Any, kind: str, models: ModuleType, where: str) -> list
         if not isinstance(data, list):
             return [f"{where} should be a list"]
         inner = kind[5:-1]
-        return [p for i, v in enumerate(data) for p in _type_problems(v, inner, models, f"{where}[{i}]")]
+        return [
+            p
+            for i, v in enumerate(data)
+            for p in _type_problems(v, inner, models, f"{where}[{i}]")
+        ]
     if kind.startswith(("dict[", "dict(")):
         if not isinstance(data, dict):
             return [f"{where} should be an object"]
         inner = kind[kind.index(",") + 2 : -1]
-        return [p for k, v in data.items() for p in _type_problems(v, inner, models, f"{where}.{k}")]
-    primitives = {"str": str, "int": int, "bool": bool, "float": (int, float), "datetime": str,
-                  "date": str, "object": object}
+        return [
+            p
+            for k, v in data.items()
+            for p in _type_problems(v, inner, models, f"{where}.{k}")
+        ]
+    primitives = {
+        "str": str,
+        "int": int,
+        "bool": bool,
+        "float": (int, float),
+        "datetime": str,
+        "date": str,
+        "object": object,
+    }
     if kind in primitives:
         ok = isinstance(data, primitives[kind])  # type: ignore[arg-type]
         return [] if ok else [f"{where} should be {kind}, is {type(data).__name__}"]
@@ -516,76 +557,170 @@ def _check_shape(
     assert not problems, problems
     config = package.Configuration()
     config.client_side_validation = True  # required fields and enums are enforced
-    return package.ApiClient(configuration=config).deserialize(_Raw(json.dumps(data).encode()), model)
+    return package.ApiClient(configuration=config).deserialize(
+        _Raw(json.dumps(data).encode()), model
+    )
 
 
-def _raw(emulator: HubSpotEmulator, method: str, path: str, body: Any = None,
-         token: str = ACCESS_TOKEN) -> urllib3.BaseHTTPResponse:
+def _raw(
+    emulator: HubSpotEmulator,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str = ACCESS_TOKEN,
+) -> urllib3.BaseHTTPResponse:
     return urllib3.request(
-        method, emulator.url + path, json=body, retries=False, timeout=5,
+        method,
+        emulator.url + path,
+        json=body,
+        retries=False,
+        timeout=5,
         headers={"Authorization": f"Bearer {token}"},
     )
 
 
 SHAPES = [
     pytest.param(
-        "GET", "/crm/v3/objects/contacts/101?properties=firstname,copilot_balance"
-        "&associations=calls,notes", None, 200, "SimplePublicObjectWithAssociations",
-        hs_objects, (), id="contact with associations",
+        "GET",
+        "/crm/v3/objects/contacts/101?properties=firstname,copilot_balance"
+        "&associations=calls,notes",
+        None,
+        200,
+        "SimplePublicObjectWithAssociations",
+        hs_objects,
+        (),
+        id="contact with associations",
     ),
     pytest.param(
-        "POST", "/crm/v3/objects/calls/batch/read",
-        {"inputs": [{"id": "9001"}], "properties": ["hs_call_status"]}, 200,
-        "BatchResponseSimplePublicObject", hs_objects, (), id="batch read",
+        "POST",
+        "/crm/v3/objects/calls/batch/read",
+        {"inputs": [{"id": "9001"}], "properties": ["hs_call_status"]},
+        200,
+        "BatchResponseSimplePublicObject",
+        hs_objects,
+        (),
+        id="batch read",
     ),
     pytest.param(
-        "POST", "/crm/v3/objects/calls/batch/read",
-        {"inputs": [{"id": "9001"}, {"id": "1"}], "properties": []}, 207,
-        "BatchResponseSimplePublicObjectWithErrors", hs_objects, (),
+        "POST",
+        "/crm/v3/objects/calls/batch/read",
+        {"inputs": [{"id": "9001"}, {"id": "1"}], "properties": []},
+        207,
+        "BatchResponseSimplePublicObjectWithErrors",
+        hs_objects,
+        (),
         id="batch read with a missing id",
     ),
     pytest.param(
-        "POST", "/crm/v3/objects/contacts/search",
-        {"filterGroups": [{"filters": [{"propertyName": "copilot_balance",
-                                         "operator": "GT", "value": "0"}]}],
-         "sorts": [{"propertyName": "copilot_due_date", "direction": "ASCENDING"}],
-         "properties": ["firstname"], "limit": 2},
-        200, "CollectionResponseWithTotalSimplePublicObjectForwardPaging", hs_objects, (),
+        "POST",
+        "/crm/v3/objects/contacts/search",
+        {
+            "filterGroups": [
+                {
+                    "filters": [
+                        {
+                            "propertyName": "copilot_balance",
+                            "operator": "GT",
+                            "value": "0",
+                        }
+                    ]
+                }
+            ],
+            "sorts": [{"propertyName": "copilot_due_date", "direction": "ASCENDING"}],
+            "properties": ["firstname"],
+            "limit": 2,
+        },
+        200,
+        "CollectionResponseWithTotalSimplePublicObjectForwardPaging",
+        hs_objects,
+        (),
         id="search page with paging",
     ),
     pytest.param(
-        "POST", "/crm/v3/objects/notes",
-        {"properties": {"hs_timestamp": "2026-12-01T15:00:00.000Z", "hs_note_body": "x"},
-         "associations": [{"to": {"id": "101"}, "types": [
-             {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 202}]}]},
-        201, "SimplePublicObject", hs_objects, (), id="create a note",
+        "POST",
+        "/crm/v3/objects/notes",
+        {
+            "properties": {
+                "hs_timestamp": "2026-12-01T15:00:00.000Z",
+                "hs_note_body": "x",
+            },
+            "associations": [
+                {
+                    "to": {"id": "101"},
+                    "types": [
+                        {
+                            "associationCategory": "HUBSPOT_DEFINED",
+                            "associationTypeId": 202,
+                        }
+                    ],
+                }
+            ],
+        },
+        201,
+        "SimplePublicObject",
+        hs_objects,
+        (),
+        id="create a note",
     ),
     pytest.param(
-        "GET", "/crm/v3/properties/contacts", None, 200, "CollectionResponsePropertyNoPaging",
-        hs_properties, (), id="properties describe",
+        "GET",
+        "/crm/v3/properties/contacts",
+        None,
+        200,
+        "CollectionResponsePropertyNoPaging",
+        hs_properties,
+        (),
+        id="properties describe",
     ),
     pytest.param(
-        "GET", "/crm/v4/objects/contacts/101/associations/calls?limit=2", None, 200,
-        "CollectionResponseMultiAssociatedObjectWithLabelForwardPaging", hs_assoc, (),
+        "GET",
+        "/crm/v4/objects/contacts/101/associations/calls?limit=2",
+        None,
+        200,
+        "CollectionResponseMultiAssociatedObjectWithLabelForwardPaging",
+        hs_assoc,
+        (),
         id="v4 associations page",
     ),
     pytest.param(
-        "GET", "/crm/v3/objects/contacts/does-not-exist", None, 404, "Error", hs_objects,
-        ("status",), id="not found error object",
+        "GET",
+        "/crm/v3/objects/contacts/does-not-exist",
+        None,
+        404,
+        "Error",
+        hs_objects,
+        ("status",),
+        id="not found error object",
     ),
     pytest.param(
-        "POST", "/crm/v3/objects/contacts/search",
-        {"filterGroups": [{"filters": [{"propertyName": "nope", "operator": "EQ",
-                                         "value": "1"}]}]},
-        400, "Error", hs_objects, ("status",), id="validation error object",
+        "POST",
+        "/crm/v3/objects/contacts/search",
+        {
+            "filterGroups": [
+                {"filters": [{"propertyName": "nope", "operator": "EQ", "value": "1"}]}
+            ]
+        },
+        400,
+        "Error",
+        hs_objects,
+        ("status",),
+        id="validation error object",
     ),
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "status", "model", "package", "extra"), SHAPES)
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "model", "package", "extra"), SHAPES
+)
 def test_emulator_responses_match_the_client_models(
-    emulator: HubSpotEmulator, method: str, path: str, body: Any, status: int, model: str,
-    package: ModuleType, extra: tuple[str, ...],
+    emulator: HubSpotEmulator,
+    method: str,
+    path: str,
+    body: Any,
+    status: int,
+    model: str,
+    package: ModuleType,
+    extra: tuple[str, ...],
 ) -> None:
     response = _raw(emulator, method, path, body)
 
@@ -593,22 +728,31 @@ def test_emulator_responses_match_the_client_models(
     _check_shape(response.data, model, package, extra)
 
 
-def test_emulator_error_bodies_match_hubspots_error_object(emulator: HubSpotEmulator) -> None:
+def test_emulator_error_bodies_match_hubspots_error_object(
+    emulator: HubSpotEmulator,
+) -> None:
     emulator.inject("rate_limit", retry_after=2)
     limited = _raw(emulator, "GET", "/crm/v3/objects/contacts/101")
     expired = _raw(emulator, "GET", "/crm/v3/objects/contacts/101", token="nope")
 
     assert limited.status == 429 and limited.headers["Retry-After"] == "2"
     assert limited.headers["X-HubSpot-RateLimit-Remaining"] == "0"
-    _check_shape(limited.data, "Error", hs_objects, ("status", "errorType", "policyName"))
+    _check_shape(
+        limited.data, "Error", hs_objects, ("status", "errorType", "policyName")
+    )
     assert expired.status == 401
     error = _check_shape(expired.data, "Error", hs_objects, ("status",))
     assert error.category == "INVALID_AUTHENTICATION"
 
 
-def test_emulator_token_endpoint_matches_the_oauth_model(emulator: HubSpotEmulator) -> None:
+def test_emulator_token_endpoint_matches_the_oauth_model(
+    emulator: HubSpotEmulator,
+) -> None:
     response = urllib3.request(
-        "POST", emulator.url + "/oauth/v1/token", retries=False, timeout=5,
+        "POST",
+        emulator.url + "/oauth/v1/token",
+        retries=False,
+        timeout=5,
         body=f"grant_type=refresh_token&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}"
         f"&refresh_token={REFRESH_TOKEN}",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
@@ -619,9 +763,16 @@ def test_emulator_token_endpoint_matches_the_oauth_model(emulator: HubSpotEmulat
 
 
 def test_the_shape_check_catches_a_drifted_field() -> None:
-    drifted = json.dumps({"id": "1", "properties": {}, "createdAt": "2026-01-01T00:00:00Z",
-                          "updatedAt": "2026-01-01T00:00:00Z", "archived": False,
-                          "archivd": True}).encode()
+    drifted = json.dumps(
+        {
+            "id": "1",
+            "properties": {},
+            "createdAt": "2026-01-01T00:00:00Z",
+            "updatedAt": "2026-01-01T00:00:00Z",
+            "archived": False,
+            "archivd": True,
+        }
+    ).encode()
     missing = json.dumps({"id": "1", "properties": {}, "archived": False}).encode()
 
     with pytest.raises(AssertionError, match="archivd"):
