@@ -1128,3 +1128,44 @@ def test_a_shape_drift_would_be_caught(sdk_details: dict[str, Any]) -> None:
     drifted = {"data": [], "info": {"count": 0, "moreRecords": False}}
 
     assert shape_errors(sdk_details, "record.ResponseWrapper", drifted)
+
+
+def test_a_token_refused_after_refreshing_is_an_auth_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    refreshes: list[str] = []
+    monkeypatch.setenv("ZOHO_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("ZOHO_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("ZOHO_REFRESH_TOKEN", REFRESH_TOKEN)
+
+    def route(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth/v2/token":
+            refreshes.append(request.content.decode())
+            return httpx.Response(
+                200, json={"access_token": f"1000.{len(refreshes)}", "expires_in": 3600}
+            )
+        return httpx.Response(
+            401,
+            json={
+                "code": "INVALID_TOKEN",
+                "details": {},
+                "message": "invalid oauth token",
+                "status": "error",
+            },
+        )
+
+    connector = ZohoConnector(
+        api_domain="https://zoho.test",
+        accounts_url="https://accounts.zoho.test",
+        mapping=load_mapping(),
+        transport=httpx.MockTransport(route),
+        retry_policy=RetryPolicy(max_retries=2),
+    )
+    connector._validated = True
+
+    with pytest.raises(CRMAuthError, match="INVALID_TOKEN"):
+        connector.list_work_queue()
+    connector.close()
+
+    assert len(refreshes) == 2, "one token, then exactly one refresh"
+    assert "grant_type=refresh_token" in refreshes[0]
