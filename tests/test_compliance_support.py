@@ -48,8 +48,12 @@ US_BASE: dict[str, Any] = {
         "negative_report_notice_sent_at": None,
     },
     "history": [
-        {"at": "2027-02-01T10:00:00-05:00", "channel": "letter", "direction": "outbound",
-         "outcome": "delivered"},
+        {
+            "at": "2027-02-01T10:00:00-05:00",
+            "channel": "letter",
+            "direction": "outbound",
+            "outcome": "delivered",
+        },
     ],
 }
 
@@ -67,8 +71,12 @@ CO_BASE: dict[str, Any] = {
     },
     "account": {**US_BASE["account"], "balance": 1250000, "currency": "COP"},
     "history": [
-        {"at": "2027-03-01T10:00:00-05:00", "channel": "letter", "direction": "outbound",
-         "outcome": "delivered"},
+        {
+            "at": "2027-03-01T10:00:00-05:00",
+            "channel": "letter",
+            "direction": "outbound",
+            "outcome": "delivered",
+        },
     ],
 }
 
@@ -87,5 +95,7 @@ def proposal(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 def calls(*moments: str, outcome: str = "no_answer") -> list[dict[str, Any]]:
     """Outbound call attempts at the given ISO moments."""
-    return [{"at": m, "channel": "call", "direction": "outbound", "outcome": outcome}
-            for m in moments]
+    return [
+        {"at": m, "channel": "call", "direction": "outbound", "outcome": outcome}
+        for m in moments
+    ]

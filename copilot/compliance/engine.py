@@ -119,6 +119,15 @@ class Engine:
                 elif jurisdiction in self._rulesets:
                     rulesets[jurisdiction] = self._rulesets[jurisdiction]
 
+            # Remember only versions that were accepted, so a later failure falls back
+            # to the last good one rather than to a refused one.
+            active = {p.path: p for rs in rulesets.values() for p in rs.packs}
+            for path in errors:
+                if path in active:
+                    files[path] = active[path]
+                else:
+                    files.pop(path, None)
+
             self._files, self._rulesets, self._errors = files, rulesets, errors
             for path, problems in errors.items():
                 log.warning("rule pack %s refused: %s", path.name, "; ".join(problems))
