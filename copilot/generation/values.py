@@ -45,7 +45,7 @@ class CompanyProfile:
     voicemail_name: str
     phone: str
     pay_url: str
-    hours: str
+    hours: dict[str, str]
     address: str
 
 
@@ -58,7 +58,12 @@ def _profiles(path: str) -> dict[str, Any]:
 def company_profile(jurisdiction: str, path: Path | None = None) -> CompanyProfile:
     """The company identity used for a jurisdiction (policies/company.yaml)."""
     data = _profiles(str(path or POLICIES / "company.yaml"))[jurisdiction]
-    return CompanyProfile(**{k: str(v) for k, v in data.items()})
+    return CompanyProfile(
+        company=str(data["company"]), voicemail_name=str(data["voicemail_name"]),
+        phone=str(data["phone"]), pay_url=str(data["pay_url"]),
+        hours={str(k): str(v) for k, v in data["hours"].items()},
+        address=str(data["address"]),
+    )
 
 
 def _pending_promise(context: DebtorContext) -> PromiseToPay | None:
@@ -79,7 +84,7 @@ def template_values(
         "company_address": profile.address,
         "phone": profile.phone,
         "pay_url": profile.pay_url,
-        "hours": profile.hours,
+        "hours": profile.hours[language],
         "creditor": account.creditor,
         "balance": account.balance.format(language),
         "due_date": format_date(account.due_date, language),
