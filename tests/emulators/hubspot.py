@@ -1144,6 +1144,7 @@ class HubSpotEmulator:
 class _Handler(BaseHTTPRequestHandler):
     owner: HubSpotEmulator
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return None
