@@ -10,15 +10,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from copilot.config import Settings
-from copilot.web import startup
-from copilot.web.auth import DEMO_USERS
+from copilot.web.auth import DEMO_USERS, ensure_demo_users
 from server import create_app
 
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Flask]:
     application = create_app({"TESTING": True}, settings=settings)
-    startup.run_all(application)
+    ensure_demo_users(application)
     yield application
 
 

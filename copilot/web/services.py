@@ -42,6 +42,43 @@ class Services:
     def connector(self, value: Connector) -> None:
         self._connector = value
 
+    @property
+    def knowledge(self) -> Any:
+        """The policy knowledge base (copilot.knowledge.KnowledgeBase)."""
+        from copilot.knowledge import KnowledgeBase
+
+        return self.get("knowledge", lambda: KnowledgeBase.from_settings(self.settings))
+
+    @property
+    def compliance(self) -> Any:
+        """The compliance engine with the active rule packs."""
+        from copilot.compliance import get_engine
+
+        return self.get("compliance", lambda: get_engine(self.settings))
+
+    @property
+    def model(self) -> Any:
+        """The configured chat model, or None for templates only."""
+        from copilot.providers import check_provider, get_chat_model
+
+        def build() -> Any:
+            check_provider(self.settings)
+            return get_chat_model(self.settings)
+
+        return self.get("model", build)
+
+    def drafter(self, persist: Any = None) -> Any:
+        """A Drafter wired to this app's connector, knowledge base, engine and model."""
+        from copilot.generation.drafting import Drafter
+        from copilot.providers import describe_engine
+
+        model = self.model
+        return Drafter(
+            self.settings, self.connector, knowledge=self.knowledge,
+            engine=self.compliance, model=model, persist=persist,
+            engine_label=describe_engine(self.settings) if model else None,
+        )
+
     def get(self, name: str, factory: Any) -> Any:
         """A named shared object, built once by *factory()*."""
         with self._lock:

@@ -28,6 +28,16 @@ def run_all(app: Any) -> None:
     from copilot.web.auth import ensure_demo_users
 
     register("demo users", ensure_demo_users)
+    register("default policies", ensure_default_policies)
     for name, hook in _HOOKS:
         log.info("start-up: %s", name)
         hook(app)
+
+
+def ensure_default_policies(app: Any) -> None:
+    """Index the packaged policy documents when the knowledge base is empty."""
+    from copilot.web.services import services
+
+    knowledge = services(app).knowledge
+    if knowledge.ensure_defaults():
+        log.warning("the policy index was empty: indexed the default policies")
