@@ -293,3 +293,22 @@ def test_a_widget_session_refuses_a_bad_record_id(
 
     with pytest.raises(PermissionDeniedError, match="record id"):
         widget_session(token, "javascript:alert(1)", connector=connector, key=KEY)
+
+
+def test_a_widget_session_can_be_built_from_settings_alone(
+    emulator: ZohoEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "COPILOT_ZOHO_API_DOMAIN": emulator.base_url,
+        "COPILOT_ZOHO_ACCOUNTS_URL": emulator.base_url,
+        "ZOHO_CLIENT_ID": CLIENT_ID,
+        "ZOHO_CLIENT_SECRET": CLIENT_SECRET,
+        "ZOHO_REFRESH_TOKEN": REFRESH_TOKEN,
+        "ZOHO_WIDGET_KEY": KEY,
+    }.items():
+        monkeypatch.setenv(name, value)
+    token = emulator.issue_user_token("ana@example.com")
+
+    session = widget_session(token, None)
+
+    assert verify_widget_token(session["token"], KEY)["user_email"] == "ana@example.com"

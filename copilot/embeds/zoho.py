@@ -200,14 +200,24 @@ def verify_widget_token(
 
 
 def exchange_zoho_identity(
-    oauth_token: str, *, connector: ZohoConnector
+    oauth_token: str, *, connector: ZohoConnector | None = None
 ) -> dict[str, str]:
     """Who a Zoho connection's OAuth token belongs to, if it is a user of our org.
 
     Returns ``{"user_id", "email", "name", "status", "org_id"}``; raises
     PermissionDeniedError for a token Zoho refuses, an inactive user, or a user of
-    another Zoho organisation than the one the connector is configured for.
+    another Zoho organisation than the one the connector is configured for. Without
+    *connector*, one is built from the process settings and closed afterwards.
     """
+    if connector is None:
+        from connectors.zoho import ZohoConnector
+        from copilot.config import get_settings
+
+        own = ZohoConnector.from_settings(get_settings())
+        try:
+            return exchange_zoho_identity(oauth_token, connector=own)
+        finally:
+            own.close()
     if not oauth_token or not oauth_token.strip():
         raise PermissionDeniedError(
             "The Zoho connection sent no OAuth token. Authorise the widget's connection "
@@ -238,12 +248,19 @@ def widget_session(
     oauth_token: str,
     record_id: str | None,
     *,
-    connector: ZohoConnector,
-    key: str,
+    connector: ZohoConnector | None = None,
+    key: str | None = None,
     ttl_s: int = 300,
     now: float | datetime | None = None,
 ) -> dict[str, Any]:
-    """Exchange a connection token for a signed widget token, for the token endpoint."""
+    """Exchange a connection token for a signed widget token, for the token endpoint.
+
+    *key* defaults to the secret in the variable named by COPILOT_ZOHO_WIDGET_KEY_ENV.
+    """
+    if key is None:
+        from copilot.config import get_settings, secret
+
+        key = secret(get_settings().zoho_widget_key_env, "Signing Zoho widget tokens")
     if record_id is not None and not _RECORD_ID.match(record_id):
         raise PermissionDeniedError(
             "The widget sent a record id that is not a Zoho record id. Reopen the "
