@@ -16,12 +16,11 @@ describe before first use.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from importlib.resources import files
 from pathlib import Path
@@ -44,6 +43,7 @@ from simple_salesforce.format import format_soql, quote_soql_value
 
 from connectors._retry import RetryPolicy, call_with_retries, parse_retry_after
 from connectors.base import Connector, ConnectorStatus
+from connectors.demo.priority import score_context
 from copilot.config import secret
 from copilot.domain import (
     CHANNELS,
@@ -81,7 +81,6 @@ __all__ = [
     "SalesforceMapping",
     "load_mapping",
     "parse_limit_info",
-    "priority_score",
 ]
 
 log = logging.getLogger(__name__)
@@ -133,7 +132,6 @@ class ChildMap(_MapModel):
 
 class WorkQueueMap(_MapModel):
     candidates: int = Field(default=200, ge=1, le=2000)
-    usd_per_unit: dict[str, Decimal] = Field(default_factory=dict)
 
 
 class SalesforceMapping(_MapModel):
@@ -276,40 +274,6 @@ def _lookup_value(table: dict[str, str], value: Any) -> str | None:
         if key.casefold() == text.casefold():
             return mapped
     return None
-
-
-def priority_score(
-    *,
-    days_past_due: int,
-    balance_usd: Decimal,
-    promise_broken: bool = False,
-    promise_due_in_days: int | None = None,
-    blocked_reason: str | None = None,
-) -> tuple[float, str]:
-    """Work-queue priority (0-100) and the reason shown beside it.
-
-    A broken or due promise weighs most, then days past due (capped at 180), then the
-    balance on a log scale; a debtor who cannot be contacted (cease, attorney) sinks.
-    """
-    score = 0.0
-    reasons: list[str] = []
-    if promise_broken:
-        score += 40
-        reasons.append("promise broken")
-    elif promise_due_in_days is not None and promise_due_in_days <= 0:
-        score += 35
-        reasons.append("promise due")
-    elif promise_due_in_days is not None and promise_due_in_days <= 3:
-        score += 20
-        reasons.append(f"promise due in {promise_due_in_days} days")
-    score += min(max(days_past_due, 0), 180) / 180 * 30
-    if days_past_due > 0:
-        reasons.append(f"{days_past_due} days past due")
-    score += min(math.log10(1 + float(max(balance_usd, Decimal(0)))) / 4, 1.0) * 30
-    if blocked_reason:
-        score *= 0.1
-        reasons.insert(0, blocked_reason)
-    return round(score, 2), "; ".join(reasons)
 
 
 class _TimeoutAdapter(HTTPAdapter):
@@ -799,17 +763,21 @@ class SalesforceConnector(Connector):
         )
         records = self._run("search_debtors",
                             lambda client: client.query_all(soql)["records"])
-        today = self.clock().date()
+        now = self.clock()
         found = []
         for record in records:
             accounts = (record.get(self.mapping.account.relationship) or {}).get("records", [])
-            summary = self._summary(record, self._pick_account(accounts), today, None)
+            summary = self._summary(record, self._pick_account(accounts), now, [], [])
             if summary is not None:
                 found.append(summary)
         return found
 
     def list_work_queue(self, limit: int = 50) -> list[DebtorSummary]:
-        """Open accounts, oldest due date first, re-ranked by :func:`priority_score`."""
+        """Open accounts, oldest due date first, ranked by the demo CRM's score.
+
+        Three queries: the candidate accounts with their debtors' fields, the pending
+        and broken promises of those debtors, and their Tasks of the last eight days.
+        """
         self._ensure_mapping()
         mapping = self.mapping
         account = mapping.account
@@ -824,23 +792,28 @@ class SalesforceConnector(Connector):
             f"WHERE {balance} > 0 ORDER BY {due} ASC NULLS LAST "
             f"LIMIT {mapping.work_queue.candidates}"
         )
+        now = self.clock()
 
-        def call(client: Salesforce) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        def call(client: Salesforce) -> tuple[list[dict[str, Any]], ...]:
             rows: list[dict[str, Any]] = client.query_all(accounts_soql)["records"]
             debtor_ids = list(dict.fromkeys(r[account.debtor_lookup] for r in rows
                                             if r.get(account.debtor_lookup)))
             promises: list[dict[str, Any]] = []
+            tasks: list[dict[str, Any]] = []
             if debtor_ids and mapping.promises is not None:
                 promises = client.query_all(self._promises_soql(debtor_ids))["records"]
-            return rows, promises
+            if debtor_ids:
+                tasks = client.query_all(self._recent_tasks_soql(debtor_ids, now))["records"]
+            return rows, promises, tasks
 
-        rows, promise_rows = self._run("list_work_queue", call)
+        rows, promise_rows, task_rows = self._run("list_work_queue", call)
         promises_by_debtor: dict[str, list[dict[str, Any]]] = {}
-        lookup = self._promise_lookup()
         for row in promise_rows:
-            promises_by_debtor.setdefault(str(row.get(lookup)), []).append(row)
+            promises_by_debtor.setdefault(str(row.get(self._promise_lookup())), []).append(row)
+        tasks_by_debtor: dict[str, list[dict[str, Any]]] = {}
+        for row in task_rows:
+            tasks_by_debtor.setdefault(str(row.get(self._history_lookup())), []).append(row)
 
-        today = self.clock().date()
         seen: set[str] = set()
         queue = []
         for row in rows:
@@ -849,18 +822,22 @@ class SalesforceConnector(Connector):
             if not debtor_record or not debtor_id or debtor_id in seen:
                 continue
             seen.add(debtor_id)
-            debtor_record = dict(debtor_record, Id=debtor_id)
-            summary = self._summary(debtor_record, row, today,
-                                    promises_by_debtor.get(debtor_id, []))
+            summary = self._summary(
+                dict(debtor_record, Id=debtor_id), row, now,
+                promises_by_debtor.get(debtor_id, []), tasks_by_debtor.get(debtor_id, []),
+            )
             if summary is not None:
                 queue.append(summary)
-        queue.sort(key=lambda s: (-s.priority, s.due_date, s.id))
+        queue.sort(key=lambda s: (-s.priority, s.id))
         return queue[:limit]
 
     def _promise_lookup(self) -> str:
         promises = self.mapping.promises
         return (promises.debtor_lookup if promises else None) or \
             self.mapping.account.debtor_lookup
+
+    def _history_lookup(self) -> str:
+        return self.mapping.history.debtor_lookup or "WhoId"
 
     def _promises_soql(self, debtor_ids: list[str]) -> str:
         promises = self.mapping.promises
@@ -872,6 +849,16 @@ class SalesforceConnector(Connector):
         if status:
             where += f" AND {status} IN ('Pending', 'Broken')"
         return f"SELECT {', '.join(fields)} FROM {promises.object} WHERE {where}"
+
+    def _recent_tasks_soql(self, debtor_ids: list[str], now: datetime) -> str:
+        history = self.mapping.history
+        lookup = self._history_lookup()
+        fields = _Fields(dict(history.fields)).select(lookup)
+        created = history.fields.get("created") or "CreatedDate"
+        since = quote_soql_value(now - timedelta(days=8))
+        return (f"SELECT {', '.join(fields)} FROM {history.object} WHERE {lookup} IN "
+                f"{quote_soql_value(debtor_ids)} AND {created} >= {since}")
+
 
     # --- building domain objects ------------------------------------------------------
 
@@ -1048,23 +1035,8 @@ class SalesforceConnector(Connector):
             currency = account.currency
             attempts = [a for r in rows(mapping.history)
                         if (a := self._contact_attempt(r)) is not None]
-            promises = []
-            if mapping.promises is not None:
-                fields = _Fields(dict(mapping.promises.fields))
-                for row in rows(mapping.promises):
-                    amount, due = _decimal(fields.get(row, "amount")), _date(
-                        fields.get(row, "due"))
-                    made = _datetime(fields.get(row, "made_at"))
-                    if amount is None or due is None or made is None:
-                        continue
-                    status = str(fields.get(row, "status") or "pending").lower()
-                    row_currency = str(fields.get(row, "currency") or currency).upper()
-                    promises.append(PromiseToPay(
-                        amount=Money(amount=amount, currency=row_currency),
-                        due=due, made_at=made,
-                        status=status if status in ("pending", "kept", "broken")
-                        else "pending",
-                    ))
+            promises = [p for r in rows(mapping.promises)
+                        if (p := self._promise(r, currency)) is not None]
             payments = []
             if mapping.payments is not None:
                 fields = _Fields(dict(mapping.payments.fields))
@@ -1120,45 +1092,57 @@ class SalesforceConnector(Connector):
             notes=tuple(notes), source=NAME, fetched_at=self.clock(),
         )
 
+    def _promise(self, row: dict[str, Any], currency: str) -> PromiseToPay | None:
+        promises = self.mapping.promises
+        if promises is None:
+            return None
+        fields = _Fields(dict(promises.fields))
+        amount, due = _decimal(fields.get(row, "amount")), _date(fields.get(row, "due"))
+        made = _datetime(fields.get(row, "made_at"))
+        if amount is None or due is None or made is None:
+            return None
+        status = str(fields.get(row, "status") or "pending").lower()
+        row_currency = str(fields.get(row, "currency") or currency).upper()
+        return PromiseToPay(
+            amount=Money(amount=amount, currency=row_currency), due=due, made_at=made,
+            status=status if status in ("pending", "kept", "broken") else "pending",
+        )
+
     def _summary(self, record: dict[str, Any], account_row: dict[str, Any] | None,
-                 today: date, promises: list[dict[str, Any]] | None) -> DebtorSummary | None:
+                 now: datetime, promise_rows: list[dict[str, Any]],
+                 task_rows: list[dict[str, Any]]) -> DebtorSummary | None:
         if account_row is None:
             return None
         try:
             debtor = self._debtor(record)
             account = self._account(account_row, debtor.jurisdiction)
+            context = DebtorContext(
+                debtor=debtor, account=account,
+                contact_attempts=tuple(a for r in task_rows
+                                       if (a := self._contact_attempt(r)) is not None),
+                promises=tuple(p for r in promise_rows
+                               if (p := self._promise(r, account.currency)) is not None),
+                source=NAME,
+            )
         except (CRMMappingError, ValidationError, ValueError) as exc:
             log.warning("salesforce skips debtor %s in a list: %s", record.get("Id"),
                         type(exc).__name__)
             return None
-        broken = False
-        due_in: int | None = None
-        if promises and self.mapping.promises is not None:
-            fields = _Fields(dict(self.mapping.promises.fields))
-            for row in promises:
-                status = str(fields.get(row, "status") or "").lower()
-                due = _date(fields.get(row, "due"))
-                if status == "broken":
-                    broken = True
-                elif status == "pending" and due is not None:
-                    days = (due - today).days
-                    due_in = days if due_in is None else min(due_in, days)
-        rate = self.mapping.work_queue.usd_per_unit.get(account.currency, Decimal(1))
-        blocked = ("cease requested" if debtor.cease_requested else
-                   "attorney represented" if debtor.attorney_represented else None)
-        score, reason = priority_score(
-            days_past_due=account.days_past_due(today),
-            balance_usd=account.balance.amount * rate,
-            promise_broken=broken, promise_due_in_days=due_in, blocked_reason=blocked,
-        )
-        flags = debtor.flags()
-        if account.time_barred:
-            flags.append("time_barred")
+        # The demo CRM's score, so every CRM ranks the queue the same way.
+        score = score_context(context, now)
+        flags = debtor.flags() + [
+            name for name, on in (
+                ("time_barred", account.time_barred),
+                ("legal_action_intended", account.legal_action_intended),
+                ("legal_process_open", account.legal_process_open),
+            ) if on
+        ]
         return DebtorSummary(
             id=debtor.id, name=debtor.name, jurisdiction=debtor.jurisdiction,
             language=debtor.language, balance=account.balance, due_date=account.due_date,
-            flags=tuple(flags), priority=score, reason=reason,
+            flags=tuple(flags), priority=score.priority, reason=score.reason,
         )
+
 
     # --- writing ----------------------------------------------------------------------
 

@@ -26,7 +26,6 @@ from connectors.salesforce import (
     SalesforceConnector,
     load_mapping,
     parse_limit_info,
-    priority_score,
 )
 from copilot.config import Settings
 from copilot.errors import (
@@ -224,16 +223,34 @@ def test_work_queue_ranks_promises_and_age_and_sinks_blocked_debtors(
 
     queue = connector.list_work_queue(limit=10)
 
-    assert emulator.request_count - before == 2, "accounts, then promises in bulk"
+    assert emulator.request_count - before == 3, "accounts, promises, recent tasks"
     assert [s.name for s in queue] == [
         "John Carter", "Lucía Ramírez Ortiz", "Sarah O'Connor", "Andrés Felipe Mejía",
         "Denise Walker", "Robert Nguyen",
     ]
-    assert queue[0].reason.startswith("promise broken")
+    assert queue[0].reason.startswith("promise of $200.00 broken 5 days ago")
+    assert queue[0].priority == pytest.approx(47.73, abs=0.01)
     assert queue[-1].reason.startswith("cease requested")
     assert "time_barred" in queue[-1].flags
-    assert queue[-2].reason.startswith("attorney represented")
+    assert queue[-2].reason.startswith("represented by an attorney")
     assert connector.list_work_queue(limit=2) == queue[:2]
+
+
+def test_work_queue_sinks_a_debtor_called_today(
+    connector: SalesforceConnector, emulator: SalesforceEmulator
+) -> None:
+    first = connector.list_work_queue()[0]
+    connector.clock = lambda: datetime.now(UTC)
+    emulator.org.records["Task"].append({
+        "Id": "00T5g00000Tsk99AAA", "WhoId": first.id, "Status": "Completed",
+        "TaskSubtype": "Call", "CallType": "Outbound", "Channel__c": "call",
+        "CreatedDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+        "CompletedDateTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+    })
+
+    again = {s.id: s for s in connector.list_work_queue()}[first.id]
+
+    assert "already contacted today" in again.reason
 
 
 def test_work_queue_pages_through_many_candidates(tmp_path: Path, sf_env: None) -> None:
@@ -247,29 +264,9 @@ def test_work_queue_pages_through_many_candidates(tmp_path: Path, sf_env: None) 
         queue = connector.list_work_queue(limit=10)
 
         assert len(queue) == 6
-        assert emulator.request_count - before == 3 + 1, "three pages of accounts, promises"
+        assert emulator.request_count - before == 3 + 1 + 1, "three pages of accounts"
     finally:
         emulator.stop()
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "low", "high"),
-    [
-        pytest.param(dict(days_past_due=0, balance_usd=Decimal(0)), 0, 0.01,
-                     id="nothing due scores zero"),
-        pytest.param(dict(days_past_due=400, balance_usd=Decimal(10**6),
-                          promise_broken=True), 99.9, 100, id="everything maxed scores 100"),
-        pytest.param(dict(days_past_due=30, balance_usd=Decimal(500),
-                          promise_due_in_days=0), 60, 70, id="a promise due today weighs"),
-        pytest.param(dict(days_past_due=400, balance_usd=Decimal(10**6),
-                          blocked_reason="cease requested"), 0, 6,
-                     id="a debtor who asked to cease sinks"),
-    ],
-)
-def test_priority_score(kwargs: dict[str, Any], low: float, high: float) -> None:
-    score, _ = priority_score(**kwargs)
-
-    assert low <= score <= high
 
 
 # --- writing ---------------------------------------------------------------------------

@@ -800,7 +800,12 @@ class Org:
         return record
 
 
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
 def _comparable(value: Any) -> Any:
+    if isinstance(value, str) and _DATETIME.match(value):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int | float | Decimal):
