@@ -572,9 +572,13 @@ class HubSpotConnector(Connector):
                 "configure OAuth refresh) and reload the sidebar."
             )
         if status == 404:
+            what = (
+                f"HubSpot has no {subject}"
+                if subject
+                else f"HubSpot found nothing for {operation}"
+            )
             return CRMNotFoundError(
-                f"HubSpot has no {subject or 'record'} for {operation}. "
-                "Check the id, or search for the debtor by name."
+                f"{what}. Check the id, or search for the debtor by name."
             )
         if status == 429:
             headers = exc.headers or {}
@@ -1359,11 +1363,7 @@ class HubSpotConnector(Connector):
                 "objects",
                 subject=f"contact {activity.debtor_id}",
             )
-            return WriteResult(
-                activity_id=str(data.get("id")),
-                created=True,
-                url=self._record_url(activity.debtor_id),
-            )
+            return WriteResult(activity_id=str(data.get("id")), created=True)
 
         try:
             result = self._retrying(f"write {activity.kind}", attempt)
@@ -1374,12 +1374,6 @@ class HubSpotConnector(Connector):
             ) from exc
         self._written[key] = result
         return result
-
-    def _record_url(self, contact_id: str) -> str | None:
-        portal = (self._environ.get("HUBSPOT_PORTAL_ID") or "").strip()
-        if not portal:
-            return None
-        return f"https://app.hubspot.com/contacts/{portal}/record/0-1/{contact_id}"
 
     def close(self) -> None:
         """Stop the worker threads used for parallel reads."""

@@ -22,9 +22,11 @@ from connectors._retry import RetryPolicy
 from connectors.hubspot import HubSpotConnector, load_mapping, resolve_timezone
 from copilot.config import Settings
 from copilot.errors import (
+    ConfigError,
     ConnectorError,
     CRMAuthError,
     CRMMappingError,
+    CRMNotFoundError,
     CRMRateLimitedError,
     CRMUnavailableError,
 )
@@ -779,3 +781,87 @@ def test_the_shape_check_catches_a_drifted_field() -> None:
         _check_shape(drifted, "SimplePublicObject", hs_objects)
     with pytest.raises(ValueError, match="created_at"):
         _check_shape(missing, "SimplePublicObject", hs_objects)
+
+
+# --- more auth and mapping cases -----------------------------------------------------------
+
+
+def test_missing_scopes_is_an_auth_error_pointing_at_the_docs(
+    connector: HubSpotConnector, emulator: HubSpotEmulator
+) -> None:
+    emulator.inject("missing_scopes")
+
+    with pytest.raises(CRMAuthError, match="MISSING_SCOPES") as info:
+        connector.fetch_context("101")
+
+    assert "docs/crm/hubspot.md" in info.value.message
+
+
+def test_without_any_token_the_variable_to_set_is_named(
+    hs_settings: Settings, policy: RetryPolicy
+) -> None:
+    tokenless = build(hs_settings, policy, {})
+
+    status = tokenless.check()
+    with pytest.raises(ConfigError, match="HUBSPOT_TOKEN"):
+        tokenless.fetch_context("101")
+
+    assert not status.ok and "HUBSPOT_TOKEN" in status.detail
+    tokenless.close()
+
+
+def test_oauth_alone_starts_by_refreshing(
+    hs_settings: Settings,
+    policy: RetryPolicy,
+    oauth_environ: dict[str, str],
+    emulator: HubSpotEmulator,
+) -> None:
+    del oauth_environ["HUBSPOT_TOKEN"]
+    oauth_only = build(hs_settings, policy, oauth_environ)
+
+    with emulator.counting() as seen:
+        assert oauth_only.check().ok
+
+    assert seen[0] == ("POST", "/oauth/v1/token")
+    assert ("POST", "/oauth/v1/token") not in seen[1:]
+    oauth_only.close()
+
+
+def test_the_debt_can_live_on_a_deal(
+    tmp_path: Path,
+    hs_settings: Settings,
+    policy: RetryPolicy,
+    oauth_environ: dict[str, str],
+    emulator: HubSpotEmulator,
+) -> None:
+    path = _mapping_file(tmp_path, lambda d: d["account"].update(object="deals"))
+    on_deals = build(hs_settings, policy, oauth_environ, mapping=load_mapping(path))
+    assert on_deals.check().ok
+
+    with emulator.counting() as seen:
+        context = on_deals.fetch_context("105")
+
+    assert context.account.id == "AL-5512"
+    assert context.account.creditor == "Golden Gate Auto Finance"
+    assert context.account.legal_action_intended
+    assert sorted(p for _m, p in seen[1:]) == [
+        "/crm/v3/objects/deals/batch/read",
+        "/crm/v3/objects/emails/batch/read",
+    ]
+    with pytest.raises(CRMMappingError, match="account.object: deals"):
+        on_deals.list_work_queue()
+    on_deals.close()
+
+
+def test_a_contact_without_a_deal_is_a_clear_not_found_in_deal_mode(
+    tmp_path: Path,
+    hs_settings: Settings,
+    policy: RetryPolicy,
+    oauth_environ: dict[str, str],
+) -> None:
+    path = _mapping_file(tmp_path, lambda d: d["account"].update(object="deals"))
+    on_deals = build(hs_settings, policy, oauth_environ, mapping=load_mapping(path))
+
+    with pytest.raises(CRMNotFoundError, match="no associated deal"):
+        on_deals.fetch_context("104")
+    on_deals.close()

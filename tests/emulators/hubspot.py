@@ -16,7 +16,7 @@ in tests/test_connector_hubspot.py), error object (``{"status":"error","message"
 Faults: ``inject(kind, times=1, **kw)`` with ``expired_token`` (every issued access token
 stops working, as when an OAuth token expires or a private-app token is rotated),
 ``rate_limit`` (``retry_after=``), ``server_error`` (``status=``, ``after_commit=True``
-stores a create before failing), ``slow`` (``seconds=``) and ``malformed``; any fault
+stores a create before failing), ``slow`` (``seconds=``), ``malformed`` and ``missing_scopes`` (403); any fault
 takes ``path=`` (exact) or ``path_contains=`` to aim at one endpoint. ``search_lag = True``
 keeps new objects out of search results, as HubSpot's search index lags behind writes.
 """
@@ -409,6 +409,20 @@ def _seed() -> list[dict[str, Any]]:
             "emails": [
                 ("2026-11-02T17:00:00.000Z", "EMAIL", "BOUNCED", "Balance notice")
             ],
+            # The same debt as a deal, for mappings with account.object: deals.
+            "deals": [
+                {
+                    "dealname": "Auto loan AL-5512",
+                    "amount": "2210.00",
+                    "deal_currency_code": "USD",
+                    "copilot_account_number": "AL-5512",
+                    "copilot_creditor": "Golden Gate Auto Finance",
+                    "copilot_balance": "2210.00",
+                    "copilot_currency": "USD",
+                    "copilot_due_date": "2026-07-01",
+                    "copilot_legal_action_intended": "true",
+                }
+            ],
         },
         {
             "id": "106",
@@ -527,6 +541,7 @@ class HubSpotEmulator:
             "server_error",
             "slow",
             "malformed",
+            "missing_scopes",
         ):
             raise ValueError(f"unknown fault {kind!r}")
         with self._lock:
@@ -646,6 +661,9 @@ class HubSpotEmulator:
                 },
             )
             self._link("notes", note["id"], "contacts", cid)
+        for props in debtor.get("deals", []):
+            deal = self._store("deals", props)
+            self._link("deals", deal["id"], "contacts", cid)
 
     def _known(self, object_type: str) -> set[str]:
         return {p["name"] for p in self.schema.get(object_type, [])}
@@ -684,6 +702,20 @@ class HubSpotEmulator:
             self._stopping.wait(self.delay_s)
         if fault is not None and fault.kind == "slow":
             self._stopping.wait(float(fault.kw.get("seconds", 5)))
+        if fault is not None and fault.kind == "missing_scopes":
+            return _error(
+                403,
+                "This app hasn't been granted all required scopes to make this call.",
+                "MISSING_SCOPES",
+                errors=[
+                    {
+                        "message": "One or more of the following scopes are required.",
+                        "context": {
+                            "requiredGranularScopes": ["crm.objects.contacts.read"]
+                        },
+                    }
+                ],
+            )
         if fault is not None and fault.kind == "rate_limit":
             retry_after = fault.kw.get("retry_after", 1)
             reply = _error(
