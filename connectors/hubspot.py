@@ -34,6 +34,7 @@ import os
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
@@ -451,6 +452,7 @@ class HubSpotConnector(Connector):
     name: ClassVar[str] = "hubspot"
     label: ClassVar[str] = "HubSpot"
     page_size: ClassVar[int] = 100
+    remembered_keys: ClassVar[int] = 2000
 
     def __init__(
         self,
@@ -472,7 +474,9 @@ class HubSpotConnector(Connector):
         self._pool: ThreadPoolExecutor | None = None
         self._mapping_checked = False
         self._check_lock = threading.Lock()
-        self._written: dict[str, WriteResult] = {}
+        # Keys written by this process: HubSpot's search index lags behind writes, so a
+        # quick second click would otherwise miss the first write.
+        self._written: OrderedDict[str, WriteResult] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HubSpotConnector:
@@ -1373,6 +1377,8 @@ class HubSpotConnector(Connector):
                 "on. Reload the debtor; the approved text is kept."
             ) from exc
         self._written[key] = result
+        while len(self._written) > self.remembered_keys:
+            self._written.popitem(last=False)
         return result
 
     def close(self) -> None:
