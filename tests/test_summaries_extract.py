@@ -141,6 +141,57 @@ PROMISES = [
         [(90, "USD", "2027-02-19")],
     ),
     (
+        "settlement offered by the agent and accepted",
+        "Agent: We can settle this for $600 if it's paid by March 1.\n"
+        "Debtor: Deal, I'll pay it by then.\nAgent: Great, $600 by March 1, 2027.",
+        "en",
+        [(600, "USD", "2027-03-01")],
+    ),
+    (
+        "counter-offer keeps the date under discussion",
+        "Agent: Can you do $200 on the 1st?\nDebtor: I can do 150.\n"
+        "Agent: OK, 150 on the 1st.",
+        "en",
+        [(150, "USD", "2027-03-01")],
+    ),
+    (
+        "counter-offer refused by the agent is no promise",
+        "Agent: The minimum we can take is $300.\n"
+        "Debtor: I can't do 300. I can do 200 on Friday.\n"
+        "Agent: I'm sorry, we can't accept less than 300.\n"
+        "Debtor: Then I'll just pay nothing for now.",
+        "en",
+        [],
+    ),
+    (
+        "past payment then a new promise",
+        "Debtor: I sent you $100 on Monday.\n"
+        "Agent: I see it. Can you pay another 100 next Monday?\nDebtor: Yes.",
+        "en",
+        [(100, "USD", "2027-02-22")],
+    ),
+    (
+        "full balance promised with a commitment",
+        "Agent: You owe $2,318.47. Could you pay it in full by the 26th?\n"
+        "Debtor: Okay, I'll pay the full $2,318.47 on the 26th.",
+        "en",
+        [(2318, "USD", "2027-02-26")],
+    ),
+    (
+        "dos abonos en un mismo turno",
+        "Deudor: Le puedo abonar 100 mil hoy y 100 mil el viernes.\n"
+        "Agente: Perfecto, cien mil hoy y cien mil el viernes.",
+        "es",
+        [(100000, "COP", "2027-02-17"), (100000, "COP", "2027-02-19")],
+    ),
+    (
+        "confirmación con pregunta del gestor",
+        "Agente: ¿Cuánto puede pagar?\nDeudor: Unos ochenta mil, el 28.\n"
+        "Agente: ¿Ochenta mil el 28 de febrero?\nDeudor: Sí señor.",
+        "es",
+        [(80000, "COP", "2027-02-28")],
+    ),
+    (
         "oferta del deudor en palabras y fecha relativa",
         "Agente: ¿Cuánto puede abonar?\nDeudor: Ciento cincuenta mil pesos el próximo lunes.\n"
         "Agente: Listo, ciento cincuenta mil el lunes.",

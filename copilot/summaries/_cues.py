@@ -111,6 +111,8 @@ PREFERENCE = _rx(
     r"\b(?:i(?:'d)?\s+prefer|i'd rather|better\s+(?:by|to)|just\s+(?:email|text|write)|"
     r"instead)\b",
     r"\b(?:prefiero|preferiria|mejor)\b",
+    r"\b(?:text|email|e-mail|write|message)\s+me\b",
+    r"\b(?:escribanme|escribame|escribeme|mandenme|mandeme|envienme|envieme)\b",
 )
 CALLBACK = _rx(
     r"\bcall\s+(?:me\s+)?back\b",

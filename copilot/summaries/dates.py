@@ -23,7 +23,7 @@ from datetime import date, timedelta
 
 from copilot.summaries.numbers import strip_accents
 
-__all__ = ["DateMention", "find_dates", "resolve_date"]
+__all__ = ["NAMED_DAYS", "DateMention", "find_dates", "resolve_date"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ _ORDINALS = {
     "veinte": 20, "diez": 10, "cinco": 5,
 }
 # fmt: on
+
+NAMED_DAYS = frozenset(_WEEKDAYS) | frozenset(_MONTHS)
+"""Weekday and month names (accent-free): proper nouns in English."""
 
 _WD = "|".join(sorted(_WEEKDAYS, key=len, reverse=True))
 _MO = "|".join(sorted(_MONTHS, key=len, reverse=True))

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from copilot.domain import Money, Violation
 from copilot.errors import InputError
+from copilot.summaries.dates import NAMED_DAYS
 from copilot.summaries.extract import Extraction, Turn, extract
 from copilot.summaries.numbers import locale_currency, strip_accents
 
@@ -233,10 +234,14 @@ def _format_date(day: date, language: str) -> str:
     )
 
 
-def _expression(text: str | None) -> str:
+def _expression(text: str | None, language: str) -> str:
     if not text:
         return ""
     text = text.strip()
+    first = strip_accents(text.split()[0]) if text.split() else ""
+    if language == "en" and first in NAMED_DAYS:
+        return text
+    # Lowercase a sentence-initial capital ("This Friday"), not a name ("March 1").
     if len(text) > 1 and text[0].isupper() and text[1:2].islower():
         return text[0].lower() + text[1:]
     return text
@@ -285,7 +290,7 @@ def _render(
         lang["promise_item"].format(
             amount=Money.of(p.amount, p.currency).format(language),
             date=_format_date(p.date, language),
-            expression=_expression(p.expression),
+            expression=_expression(p.expression, language),
         )
         for p in promises
     ]
