@@ -178,6 +178,25 @@ PROMISES = [
         [(2318, "USD", "2027-02-26")],
     ),
     (
+        "a figure the debtor cannot pay is no offer",
+        "Debtor: My rent is $900 so I can't pay anything.\nAgent: When could you pay?\n"
+        "Debtor: Friday, maybe.",
+        "en",
+        [],
+    ),
+    (
+        "refused figure and offered figure in one turn",
+        "Debtor: I can't do 300, but I can do 200 on Friday.\nAgent: Okay.",
+        "en",
+        [(200, "USD", "2027-02-19")],
+    ),
+    (
+        "no puedo esa cifra pero sí otra",
+        "Deudor: No puedo pagar 300 mil, pero sí 150 mil el 28.\nAgente: Listo.",
+        "es",
+        [(150000, "COP", "2027-02-28")],
+    ),
+    (
         "dos abonos en un mismo turno",
         "Deudor: Le puedo abonar 100 mil hoy y 100 mil el viernes.\n"
         "Agente: Perfecto, cien mil hoy y cien mil el viernes.",

@@ -60,6 +60,11 @@ ACCEPT = _rx(
     r"queda (?:registrado|anotado)|quedo (?:registrado|anotado)|me parece bien|"
     r"trato hecho|de acuerdo|sin falta)\b",
 )
+REFUSED = _rx(
+    r"\b(?:can't|cannot|can not|won't|isn't happening|not happening|no way|"
+    r"not able to|unable to|couldn't)\b",
+    r"\bno\s+(?:puedo|podria|alcanzo|me\s+alcanza|voy\s+a)\b|\bimposible\b",
+)
 CORRECTION = _rx(
     r"\b(?:actually|i mean|i meant|sorry|instead|rather|make it|scratch that|"
     r"mejor dicho|mejor|perdon|quiero decir|mas bien|en vez de|en lugar de|corrijo)\b",

@@ -208,7 +208,7 @@ class _TurnReading:
 def _amount_role(
     mention: AmountMention, folded: str, cuts: list[int], speaker: Speaker
 ) -> str:
-    """'offer', 'balance', 'past', 'count' or 'other' for one number in a turn."""
+    """'offer', 'balance', 'past', 'refused', 'count' or 'other' for one number."""
     after = folded[mention.end : mention.end + 30].split()
     next_word = after[0] if after else ""
     if not mention.has_currency_marker:
@@ -220,6 +220,8 @@ def _amount_role(
     clause = _clause_text(folded, _clause_of(mention.start, cuts), cuts)
     if cues.PAST.search(clause):
         return "past"
+    if cues.REFUSED.search(clause):
+        return "refused"
     if cues.BALANCE.search(clause):
         if speaker == "debtor" and cues.COMMITMENT.search(clause):
             return "offer"
