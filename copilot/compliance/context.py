@@ -52,6 +52,11 @@ class CheckContext:
         ]
 
     @cached_property
+    def lowered(self) -> str:
+        """The text in lower case, for the phrase prefilters."""
+        return self.proposal.text.lower()
+
+    @cached_property
     def amounts(self) -> list[FoundAmount]:
         """Money amounts written in the text."""
         return find_amounts(self.proposal.text)
@@ -62,7 +67,10 @@ class CheckContext:
         if found is None:
             fam = self.ruleset.families[family]
             found = fam.find(
-                self.proposal.text, self.ruleset.grammar, self.ruleset.rights
+                self.proposal.text,
+                self.ruleset.grammar,
+                self.ruleset.rights,
+                self.lowered,
             )
             self._matches[family] = found
         return found

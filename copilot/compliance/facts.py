@@ -82,7 +82,6 @@ _DATE_RE = re.compile(
     r"(?:,?\s+(?P<e2year>\d{4})\b)?)"
     rf"|(?P<es>\b(?P<sday>\d{{1,2}})\s+de\s+(?P<smon>{_ES_MONTH})\b"
     r"(?:\s+(?:de|del)\s+(?P<syear>\d{4})\b)?)",
-    re.IGNORECASE,
 )
 
 _WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
@@ -179,7 +178,10 @@ def _full_year(raw: str) -> int:
 def find_dates(text: str, *, day_first: bool, reference: date) -> list[FoundDate]:
     """Every calendar date in *text*; a date without a year takes the one nearest *reference*."""
     found: list[FoundDate] = []
-    for match in _DATE_RE.finditer(text):
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a rare character changed length; keep spans exact
+        lowered = text
+    for match in _DATE_RE.finditer(lowered):
         g = match.groupdict()
         value: date | None = None
         try:
@@ -195,7 +197,8 @@ def find_dates(text: str, *, day_first: bool, reference: date) -> list[FoundDate
                     day, month = (a, b) if day_first else (b, a)
                 value = date(year, month, day)
             elif g["en"]:
-                if g["emon"][0].islower() and g["emon"].lower() in ("may", "mar"):
+                original = text[match.start("emon")]
+                if original.islower() and g["emon"] in ("may", "mar"):
                     continue  # "you may 2..." is a verb, not a month
                 month, day = _MONTHS_EN[g["emon"].lower()], int(g["eday"])
                 value = (
@@ -220,7 +223,8 @@ def find_dates(text: str, *, day_first: bool, reference: date) -> list[FoundDate
         except ValueError:
             value = None
         if value is not None:
-            found.append(FoundDate(value, match.span(), match.group(0)))
+            start, end = match.span()
+            found.append(FoundDate(value, (start, end), text[start:end]))
     return found
 
 
