@@ -364,6 +364,7 @@ class SalesforceConnector(Connector):
         self._lock = threading.Lock()
         self._local = threading.local()
         self._validated = False
+        self._warned: set[str] = set()
         self._debtor_relationship = self.mapping.account.debtor_lookup.replace("__c", "__r")
 
     @classmethod
@@ -581,19 +582,45 @@ class SalesforceConnector(Connector):
 
     # --- mapping validation -----------------------------------------------------------
 
+    def _mapped_objects(self) -> list[str]:
+        mapping = self.mapping
+        names = [mapping.debtor.object, mapping.account.object]
+        names += [child.object for child in mapping.children().values()]
+        return list(dict.fromkeys(names))
+
+    def _describe_all(self, client: Salesforce) -> dict[str, dict[str, Any] | None]:
+        """Describe every mapped object in one composite batch request."""
+        objects = self._mapped_objects()
+        batch = {"batchRequests": [
+            {"method": "GET", "url": f"v{self.api_version}/sobjects/{name}/describe"}
+            for name in objects
+        ]}
+        answer: Any = client.restful("composite/batch", method="POST", json=batch)
+        found: dict[str, dict[str, Any] | None] = {}
+        for name, result in zip(objects, answer["results"], strict=True):
+            status = int(result.get("statusCode", 0))
+            if status == 200:
+                found[name] = result["result"]
+            elif status == 404:
+                found[name] = None
+            else:
+                code, message = _first_error(result.get("result"))
+                raise ConnectorError(
+                    f"Salesforce could not describe {name} ({status} {code}: {message}). "
+                    "Check the integration user's access to it."
+                )
+        return found
+
     def _describe_problems(self, client: Salesforce) -> tuple[list[str], str | None]:
         mapping = self.mapping
         problems: list[str] = []
-        described: dict[str, dict[str, Any]] = {}
+        described = self._describe_all(client)
 
         def describe(sobject: str) -> dict[str, Any] | None:
-            if sobject not in described:
-                try:
-                    described[sobject] = getattr(client, sobject).describe()
-                except SalesforceResourceNotFound:
-                    problems.append(f"Salesforce has no object {sobject}")
-                    described[sobject] = {}
-            return described[sobject] or None
+            info = described.get(sobject)
+            if info is None and f"no object {sobject}" not in " ".join(problems):
+                problems.append(f"Salesforce has no object {sobject}")
+            return info
 
         def check_fields(sobject: str, section: str, names: Iterable[tuple[str, Any]]) -> None:
             info = describe(sobject)
@@ -881,8 +908,10 @@ class SalesforceConnector(Connector):
         timezone = fields.get(record, "timezone")
         if not timezone:
             timezone = debtor_map.default_timezone.get(jurisdiction, "UTC")
-            log.warning("salesforce debtor %s has no time zone; using %s",
-                        record.get("Id"), timezone)
+            if record.get("Id") not in self._warned:
+                self._warned.add(str(record.get("Id")))
+                log.warning("salesforce debtor %s has no time zone; using %s",
+                            record.get("Id"), timezone)
         language = _lookup_value(debtor_map.language_values,
                                  fields.get(record, "language"))
         if language not in ("en", "es"):

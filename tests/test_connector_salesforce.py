@@ -51,7 +51,6 @@ TODAY = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
 LUCIA = "0035g00000Dbt02AAA"
 SARAH = "0035g00000Dbt06AAA"
 CARLOS = "0035g00000Dbt07AAA"
-MAPPED_OBJECTS = 7  # Contact, account, Task, promise, payment, dispute, Note
 
 
 @pytest.fixture
@@ -170,7 +169,7 @@ def test_context_is_one_request_once_warm(
     cold = emulator.request_count
     connector.fetch_context(LUCIA)
 
-    assert cold == 1 + MAPPED_OBJECTS + 1, "token, one describe per object, one query"
+    assert cold == 3, "token, one batch of describes, one query"
     assert emulator.request_count - cold == 1
 
 
@@ -318,6 +317,7 @@ def test_written_call_appears_in_the_next_context(connector: SalesforceConnector
 def test_write_that_failed_after_salesforce_stored_it_is_not_duplicated(
     connector: SalesforceConnector, emulator: SalesforceEmulator
 ) -> None:
+    connector.check()
     emulator.inject("server_error_after_commit", method="POST")
     activity = make_activity(LUCIA, "after-commit-key-1", kind="sms")
 
@@ -465,7 +465,7 @@ def test_api_usage_is_read_from_sforce_limit_info(
 
     assert status.ok, status.detail
     used, total = connector.api_usage["api-usage"]
-    assert total == 15000 and used == MAPPED_OBJECTS
+    assert total == 15000 and used == 1, "one composite batch describes every object"
     assert f"API usage {used}/15000" in status.detail
     assert parse_limit_info("api-usage=18/5000;per-app-api-usage=17/250(appName=x)") == {
         "api-usage": (18, 5000), "per-app-api-usage": (17, 250)}
@@ -513,6 +513,21 @@ def test_wrong_relationship_name_is_caught(
 
     assert status.problems == [
         "Contact has no child relationship Pagos__r to Payment__c (payments.relationship)"]
+
+
+def test_unknown_object_is_caught(
+    emulator: SalesforceEmulator, sf_env: None, tmp_path: Path
+) -> None:
+    packaged = Path(__file__).parents[1] / "connectors" / "mappings" / "salesforce.yaml"
+    custom = tmp_path / "mapping.yaml"
+    custom.write_text(packaged.read_text().replace("object: Dispute__c",
+                                                   "object: Disputa__c"))
+    connector = make_connector(emulator, salesforce_mapping=custom)
+
+    status = connector.check()
+
+    assert "Salesforce has no object Disputa__c" in status.problems
+    assert any("Disputes__r to Disputa__c" in p for p in status.problems)
 
 
 @pytest.mark.parametrize(
