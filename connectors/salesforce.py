@@ -325,7 +325,11 @@ class _Fields:
 
 
 class SalesforceConnector(Connector):
-    """Salesforce through simple-salesforce, with an OAuth refresh token."""
+    """Salesforce through simple-salesforce, with an OAuth refresh token.
+
+    A *session* passed in (e.g. one that trusts a test CA) is used as is, plus a default
+    timeout adapter and a response hook that reads ``Sforce-Limit-Info``.
+    """
 
     name = NAME
     label = "Salesforce"

@@ -330,6 +330,22 @@ def test_write_that_failed_after_salesforce_stored_it_is_not_duplicated(
     assert result.created is False, "the retry found the task Salesforce had kept"
 
 
+def test_write_racing_another_writer_returns_the_rivals_task(
+    connector: SalesforceConnector, emulator: SalesforceEmulator
+) -> None:
+    connector.check()
+    emulator.inject("concurrent_write", method="POST", record={
+        "WhoId": LUCIA, "Subject": "SMS: Payment reminder", "Status": "Completed",
+        "Copilot_Key__c": "race-key-0001"})
+
+    result = connector.write_activity(make_activity(LUCIA, "race-key-0001"))
+
+    stored = [t for t in emulator.activities(LUCIA)
+              if t.get("Copilot_Key__c") == "race-key-0001"]
+    assert len(stored) == 1
+    assert (result.activity_id, result.created) == (stored[0]["Id"], False)
+
+
 def test_write_to_an_unknown_debtor_is_not_found(connector: SalesforceConnector) -> None:
     with pytest.raises(CRMNotFoundError):
         connector.write_activity(make_activity("0035g00000ZZZ99AAA", "unknown-key-1"))

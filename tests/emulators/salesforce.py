@@ -882,7 +882,7 @@ class SalesforceEmulator:
     def inject(self, kind: str, times: int = 1, **options: Any) -> None:
         """Make the next *times* API requests fail as *kind* says."""
         known = {"expired_token", "rate_limit", "server_error", "slow", "malformed",
-                 "server_error_after_commit", "token_refused"}
+                 "server_error_after_commit", "token_refused", "concurrent_write"}
         if kind not in known:
             raise ValueError(f"unknown fault {kind!r}; known: {sorted(known)}")
         with self.lock:
@@ -1081,6 +1081,12 @@ class _Handler(BaseHTTPRequestHandler):
 
         fault = owner.take_fault({"slow", "rate_limit", "server_error", "malformed",
                                   "server_error_after_commit"}, method)
+        rival = owner.take_fault({"concurrent_write"}, method)
+        if rival is not None:
+            # Another writer commits the same record just before this request lands.
+            with owner.lock:
+                owner.org.create(rival.options.get("sobject", "Task"),
+                                 dict(rival.options["record"]))
         if fault is not None and fault.kind == "slow":
             owner.stopping.wait(float(fault.options.get("seconds", 5)))
             fault = None
@@ -1230,7 +1236,11 @@ def make_connector(emulator: SalesforceEmulator, *, timeout_s: float = 1.0,
 
 
 def bench_setup(delay_s: float) -> tuple[Any, str, SalesforceEmulator]:
-    """A warmed-up connector, a known debtor id and the running emulator (for bench/)."""
+    """A warmed-up connector, a known debtor id and the running emulator (for bench/).
+
+    Puts the emulator's OAuth credentials in ``os.environ`` (the connector reads secrets
+    from the environment); ``emulator.stop()`` also removes its temporary CA directory.
+    """
     import os
     import tempfile
 
