@@ -333,3 +333,46 @@ def test_may_as_a_verb_is_not_a_date() -> None:
     assert (
         find_dates("you may 2 times", day_first=False, reference=date(2027, 1, 1)) == []
     )
+
+
+def test_a_follow_up_may_cite_a_recorded_promise_and_payment() -> None:
+    from copilot.domain import Payment, PromiseToPay
+
+    context = _context(attempts=[_call(datetime(2027, 4, 1, 10, tzinfo=NY))])
+    context = context.model_copy(
+        update={
+            "promises": (
+                PromiseToPay(
+                    amount=Money.of("200", "USD"),
+                    due=date(2027, 4, 20),
+                    made_at=datetime(2027, 4, 1, 10, tzinfo=NY),
+                ),
+            ),
+            "payments": (Payment(at=date(2027, 3, 15), amount=Money.of("50", "USD")),),
+        }
+    )
+    text = (
+        "Hi Ana, Cascade Recovery Group, a debt collector. Thank you for your payment "
+        "of $50.00 on March 15, 2027. As agreed, $200.00 is due on April 20, 2027. "
+        "Reply STOP to opt out."
+    )
+    p = Proposal.from_context(
+        context,
+        channel="sms",
+        language="en",
+        text=text,
+        send_at=datetime(2027, 4, 14, 10, tzinfo=NY),
+    )
+    assert get_engine().check(p).violations == []
+
+    wrong = text.replace("$200.00", "$250.00")
+    p2 = Proposal.from_context(
+        context,
+        channel="sms",
+        language="en",
+        text=wrong,
+        send_at=datetime(2027, 4, 14, 10, tzinfo=NY),
+    )
+    assert [v.rule for v in get_engine().check(p2).violations] == [
+        "fact.amount_mismatch"
+    ]

@@ -113,3 +113,21 @@ def test_results_keep_input_order(count: int) -> None:
     items = [CLEAN if i % 3 else BLOCKED for i in range(count)]
     _, out = _run(_lines(*items))
     assert [o["allowed"] for o in out] == [bool(i % 3) for i in range(count)]
+
+
+def test_company_pack_from_the_settings_directory(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from copilot.compliance.engine import DEFAULT_PACKS_DIR
+
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    (packs / "company.yaml").write_text(
+        (DEFAULT_PACKS_DIR / "company.example.yaml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("COPILOT_RULE_PACKS_DIR", str(packs))
+    evening = proposal(CLEAN, send_at="2027-04-14T20:30:00-04:00")
+    result = CliRunner().invoke(check, ["-"], input=_lines(evening))
+    assert result.exit_code == 1
+    assert "company.example: us.contact_time.window.hours" in result.output

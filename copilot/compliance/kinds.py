@@ -250,7 +250,7 @@ class ClosedDaysSettings(KindSettings):
     weekdays: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = _t(
         "superset"
     )
-    holidays: str | None = Field(default=None, json_schema_extra={"tighten": "keep"})
+    holidays: str | None = Field(default=None, json_schema_extra={"tighten": "set"})
 
 
 class ClosedDays(Kind):
@@ -846,7 +846,15 @@ class LimitedContent(Kind):
 
 class AmountCheckSettings(KindSettings):
     allow: list[
-        Literal["balance", "fees", "fee_total", "balance_plus_fees", "instalment"]
+        Literal[
+            "balance",
+            "fees",
+            "fee_total",
+            "balance_plus_fees",
+            "instalment",
+            "promises",
+            "payments",
+        ]
     ] = _t("subset")
 
 
@@ -872,6 +880,10 @@ class AmountCheck(Kind):
             known.append(account.balance + sum(fees, Decimal(0)))
         if "instalment" in allow and account.payment_plan is not None:
             known.append(account.payment_plan.instalment)
+        if "promises" in allow:
+            known.extend(p.amount for p in account.promises)
+        if "payments" in allow:
+            known.extend(p.amount for p in account.payments)
         return {_cents(v) for v in known}
 
     def hits(self, ctx: CheckContext) -> list[Hit]:
@@ -905,7 +917,15 @@ def _cents(value: Decimal) -> Decimal:
 
 class DateCheckSettings(KindSettings):
     allow: list[
-        Literal["due_date", "plan_next_due", "report_notice", "history", "send_date"]
+        Literal[
+            "due_date",
+            "plan_next_due",
+            "report_notice",
+            "history",
+            "send_date",
+            "promises",
+            "payments",
+        ]
     ] = _t("subset")
 
 
@@ -940,6 +960,11 @@ class DateCheck(Kind):
             known.update(d for d, _ in ctx.history_local)
         if "send_date" in allow:
             known.add(ctx.local.date())
+        if "promises" in allow:
+            recorded.extend(p.date for p in account.promises)
+            known.update(p.date for p in account.promises)
+        if "payments" in allow:
+            known.update(p.date for p in account.payments)
         listed = ", ".join(d.isoformat() for d in recorded) or "—"
         return [
             Hit("allow", found.span, {"date": found.text, "known": listed})
@@ -1079,6 +1104,7 @@ _COMPARE: dict[str, Callable[[Any, Any], str | None]] = {
     "false": lambda b, n: "turns it on" if n and not b else None,
     "same": lambda b, n: f"changes {b} to {n}" if n != b else None,
     "keep": lambda b, n: f"changes {b} to {n}" if n != b else None,
+    "set": lambda b, n: f"changes {b} to {n}" if b is not None and n != b else None,
     "hours": _hours_looser,
     "applies": _applies_looser,
 }

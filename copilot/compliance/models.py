@@ -22,6 +22,7 @@ from copilot.domain import (
 __all__ = [
     "AccountFacts",
     "CheckResult",
+    "DatedAmount",
     "DebtorFacts",
     "FeeFact",
     "HistoryEntry",
@@ -96,6 +97,13 @@ class PlanFact(_Strict):
     next_due: date | None = None
 
 
+class DatedAmount(_Strict):
+    """A recorded promise to pay or payment: an amount and its date."""
+
+    amount: Decimal
+    date: date
+
+
 class AccountFacts(_Strict):
     """The account ledger as the check sees it (amounts in major units)."""
 
@@ -108,6 +116,10 @@ class AccountFacts(_Strict):
     legal_action_intended: bool = False
     legal_process_open: bool = False
     negative_report_notice_sent_at: date | None = None
+    promises: tuple[DatedAmount, ...] = ()
+    """Optional: pending promises to pay, so a follow-up may cite them."""
+    payments: tuple[DatedAmount, ...] = ()
+    """Optional: payments received, so a thank-you may cite them."""
 
 
 class HistoryEntry(_Strict):
@@ -201,6 +213,14 @@ class Proposal(_Strict):
                 "legal_action_intended": account.legal_action_intended,
                 "legal_process_open": account.legal_process_open,
                 "negative_report_notice_sent_at": account.negative_report_notice_sent_at,
+                "promises": [
+                    {"amount": p.amount.amount, "date": p.due}
+                    for p in context.promises
+                    if p.status == "pending"
+                ],
+                "payments": [
+                    {"amount": p.amount.amount, "date": p.at} for p in context.payments
+                ],
             },
             "history": history,
         }
