@@ -120,6 +120,11 @@ def _gguf_path(settings: Settings) -> Path:
 
 def _require_llama_cpp() -> None:
     """Import llama_cpp or explain how to install it."""
+    # llama.cpp's OpenMP workers spin while they wait by default. On a busy machine
+    # (2 cores shared with a web server) that starves the thread they wait for, and
+    # generation fell from ~40 to ~1.5 tokens/s in our measurements; passive waiting
+    # keeps it near single-thread speed. libgomp reads this once, when it loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         importlib.import_module("llama_cpp")
     except ImportError as exc:
