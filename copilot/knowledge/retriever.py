@@ -42,7 +42,6 @@ from copilot.knowledge.store import (
 __all__ = ["HybridSearcher", "PolicyRetriever", "ScoringConfig", "ScoredPassage"]
 
 log = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -115,6 +114,8 @@ class _Index:
         if self.passages:
             import bm25s
 
+            # bm25s sets its own logger to DEBUG on import
+            logging.getLogger("bm25s").setLevel(logging.WARNING)
             self.bm25 = bm25s.BM25()
             self.bm25.index(corpus, show_progress=False)
 
