@@ -17,7 +17,7 @@ from flask import Flask, g
 
 from copilot.config import Settings, get_settings
 from copilot.domain import Money
-from copilot.web import api, auth, sidebar
+from copilot.web import admin, agent, api, auth, queue, sidebar
 from copilot.web.errors import register_error_handlers
 from copilot.web.i18n import translate, ui_language
 from copilot.web.services import Services, services
@@ -66,6 +66,9 @@ def create_app(
     auth.init_auth(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(sidebar.bp)
+    app.register_blueprint(agent.bp)
+    app.register_blueprint(queue.bp)
+    app.register_blueprint(admin.bp)
 
     @app.before_request
     def _language() -> None:
