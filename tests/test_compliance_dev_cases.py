@@ -58,3 +58,46 @@ def test_dev_set_is_complete() -> None:
         line for line in CASES_FILE.read_text(encoding="utf-8").splitlines() if line
     ]
     assert len(lines) == 40
+
+
+TRANSCRIPTS_FILE = _shared_dir() / "transcripts" / "cases.jsonl"
+
+
+def _transcripts() -> list[Any]:
+    if not TRANSCRIPTS_FILE.exists():
+        return [
+            pytest.param(
+                None,
+                id="shared transcripts absent",
+                marks=pytest.mark.skip(reason=f"{TRANSCRIPTS_FILE} is absent"),
+            )
+        ]
+    calls = [
+        json.loads(line)
+        for line in TRANSCRIPTS_FILE.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    return [
+        pytest.param(
+            call,
+            id=f"{call['id']}: "
+            f"{', '.join(call['expect']['agent_violations']) or 'clean'}",
+        )
+        for call in calls
+    ]
+
+
+@pytest.mark.parametrize("call", _transcripts())
+def test_scan_text_finds_the_agent_violations_of_the_shared_transcripts(
+    call: dict[str, Any],
+) -> None:
+    from copilot.compliance import scan_text
+
+    jurisdiction = "CO" if call["timezone"] == "America/Bogota" else "US"
+    agent = "\n".join(
+        line.removeprefix("Agent: ")
+        for line in call["transcript"].splitlines()
+        if line.startswith("Agent: ")
+    )
+    found = scan_text(agent, language=call["language"], jurisdiction=jurisdiction)
+    assert sorted({v.rule for v in found}) == sorted(call["expect"]["agent_violations"])

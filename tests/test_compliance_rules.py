@@ -522,6 +522,12 @@ CASES: list[tuple[str, str, dict[str, Any], bool]] = [
         False,
     ),
     (
+        "us shaming: a call to the HR department",
+        "us.shaming",
+        us("We can always give your HR department a call so they know."),
+        True,
+    ),
+    (
         "us shaming: the neighbours will know",
         "us.shaming",
         us("Your employer and your neighbors will know."),
