@@ -53,7 +53,9 @@ def short_prompt() -> list[BaseMessage]:
     # A fresh nonce first defeats llama.cpp's prompt-prefix cache between runs.
     return [
         SystemMessage(f"[{uuid.uuid4().hex[:8]}] You are a helpful assistant."),
-        HumanMessage("Write a long, friendly paragraph reminding a customer of a payment."),
+        HumanMessage(
+            "Write a long, friendly paragraph reminding a customer of a payment."
+        ),
     ]
 
 
@@ -95,10 +97,12 @@ def prefill_tps(model: BaseChatModel, repeats: int) -> float:
 
 
 def json_tps(model: BaseChatModel) -> float:
-    messages = [HumanMessage(
-        f"[{uuid.uuid4().hex[:8]}] The debtor wrote: I will pay 200 dollars on Friday. "
-        "Give the intent, the amount and the weekday as JSON."
-    )]
+    messages = [
+        HumanMessage(
+            f"[{uuid.uuid4().hex[:8]}] The debtor wrote: I will pay 200 dollars on Friday. "
+            "Give the intent, the amount and the weekday as JSON."
+        )
+    ]
     _, usage = call_structured(model, messages, Intent, max_tokens=120)
     return usage["output_tokens"] / (usage["duration_ms"] / 1000)
 
@@ -107,9 +111,13 @@ def median(runs: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(runs))
 
 
-def bench_engine(model: BaseChatModel, runs: int, tokens: int, repeats: int) -> dict[str, float]:
+def bench_engine(
+    model: BaseChatModel, runs: int, tokens: int, repeats: int
+) -> dict[str, float]:
     return {
-        "time to first token (s)": median(runs, lambda: first_token_s(model, short_prompt())),
+        "time to first token (s)": median(
+            runs, lambda: first_token_s(model, short_prompt())
+        ),
         "prefill (tok/s)": median(runs, lambda: prefill_tps(model, repeats)),
         "generation (tok/s)": median(runs, lambda: generation_tps(model, tokens)),
         "JSON grammar (tok/s)": median(runs, lambda: json_tps(model)),
@@ -122,23 +130,47 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(gguf: Path, threads: int, log_path: Path) -> tuple[subprocess.Popen[bytes], str, float]:
+def start_server(
+    gguf: Path, threads: int, log_path: Path
+) -> tuple[subprocess.Popen[bytes], str, float]:
     port = free_port()
     started = time.perf_counter()
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host",
-         "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_batch", "512",
-         "--n_threads", str(threads), "--n_threads_batch", str(threads)],
-        stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")},
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--n_batch",
+            "512",
+            "--n_threads",
+            str(threads),
+            "--n_threads_batch",
+            str(threads),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={
+            **os.environ,
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+        },
     )
     log.close()
     base_url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited: {log_path.read_text()[-1000:]}")
+            raise RuntimeError(
+                f"llama_cpp.server exited: {log_path.read_text()[-1000:]}"
+            )
         try:
             if httpx.get(f"{base_url}/models", timeout=1).status_code == 200:
                 return process, base_url, time.perf_counter() - started
@@ -160,18 +192,29 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="repetitions; the median is shown")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="repetitions; the median is shown"
+    )
     parser.add_argument("--tokens", type=int, default=128, help="tokens to generate")
-    parser.add_argument("--prompt-repeats", type=int, default=16,
-                        help="filler paragraphs in the prefill prompt (~37 tokens each)")
+    parser.add_argument(
+        "--prompt-repeats",
+        type=int,
+        default=16,
+        help="filler paragraphs in the prefill prompt (~37 tokens each)",
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--model", help="GGUF path (default: the packaged SmolLM2)")
-    parser.add_argument("--no-server", action="store_true", help="skip the loopback server")
+    parser.add_argument(
+        "--no-server", action="store_true", help="skip the loopback server"
+    )
     args = parser.parse_args()
 
     settings = Settings(
-        llm_provider="local", llm_model=args.model, llm_threads=args.threads,
-        llm_temperature=0.0, llm_max_tokens=args.tokens,
+        llm_provider="local",
+        llm_model=args.model,
+        llm_threads=args.threads,
+        llm_temperature=0.0,
+        llm_max_tokens=args.tokens,
     )
     local = get_chat_model(settings)
     assert isinstance(local, LocalChatModel)
@@ -184,8 +227,11 @@ def main() -> int:
         "model load (s)": load_s,
     }
     results: dict[str, dict[str, float]] = {
-        "local": {**cold, "first token after load (s)": first_s,
-                  **bench_engine(local, args.runs, args.tokens, args.prompt_repeats)},
+        "local": {
+            **cold,
+            "first token after load (s)": first_s,
+            **bench_engine(local, args.runs, args.tokens, args.prompt_repeats),
+        },
     }
 
     gguf = Path(local.model_path)
@@ -193,24 +239,33 @@ def main() -> int:
         try:
             import llama_cpp.server.app  # noqa: F401
         except ImportError:
-            print("llama-cpp-python[server] is not installed: skipping the server column.")
+            print(
+                "llama-cpp-python[server] is not installed: skipping the server column."
+            )
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 process, base_url, start_s = start_server(
                     gguf, args.threads, Path(tmp) / "server.log"
                 )
                 try:
-                    remote = get_chat_model(Settings(
-                        llm_provider="openai", llm_model="local", llm_base_url=base_url,
-                        llm_temperature=0.0, llm_max_tokens=args.tokens,
-                    ))
+                    remote = get_chat_model(
+                        Settings(
+                            llm_provider="openai",
+                            llm_model="local",
+                            llm_base_url=base_url,
+                            llm_temperature=0.0,
+                            llm_max_tokens=args.tokens,
+                        )
+                    )
                     assert remote is not None
                     first = first_token_s(remote, short_prompt())
                     results["openai via llama_cpp.server"] = {
                         "cold start to first token (s)": start_s + first,
                         "model load (s)": start_s,
                         "first token after load (s)": first,
-                        **bench_engine(remote, args.runs, args.tokens, args.prompt_repeats),
+                        **bench_engine(
+                            remote, args.runs, args.tokens, args.prompt_repeats
+                        ),
                     }
                 finally:
                     stop_server(process)
@@ -221,7 +276,9 @@ def main() -> int:
     print(f"model: {gguf.name}   threads: {args.threads}   runs: {args.runs} (median)")
     print(f"{'metric':<{width}}  " + "  ".join(f"{e:>28}" for e in engines))
     for metric in metrics:
-        cells = "  ".join(f"{results[e].get(metric, float('nan')):>28.2f}" for e in engines)
+        cells = "  ".join(
+            f"{results[e].get(metric, float('nan')):>28.2f}" for e in engines
+        )
         print(f"{metric:<{width}}  {cells}")
     return 0
 

