@@ -22,7 +22,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -60,6 +60,7 @@ __all__ = [
     "estimate_tokens",
     "get_chat_model",
     "packaged_gguf_path",
+    "provider_error",
     "stream_model",
 ]
 
@@ -532,6 +533,7 @@ def _make_openai(settings: Settings) -> BaseChatModel:
         api_key=_openai_api_key(settings),
         timeout=settings.llm_timeout_s,
         max_retries=1,
+        stream_usage=True,
         temperature=settings.llm_temperature,
         max_tokens=settings.llm_max_tokens,
     )
@@ -645,7 +647,7 @@ def _engine_of(model: BaseChatModel) -> str:
     return f"openai {name} @ {_safe_url(base_url)}" if base_url else f"openai {name}"
 
 
-def _provider_error(model: BaseChatModel, exc: Exception) -> CopilotError:
+def provider_error(model: BaseChatModel, exc: Exception) -> CopilotError:
     """Translate a library exception from a model call into one clear error."""
     if isinstance(exc, CopilotError):
         return exc
@@ -703,6 +705,9 @@ def _provider_error(model: BaseChatModel, exc: Exception) -> CopilotError:
     )
 
 
+_provider_error = provider_error
+
+
 def _usage_dict(message: BaseMessage, started: float) -> dict[str, int]:
     usage = getattr(message, "usage_metadata", None) or {}
     return {
@@ -714,20 +719,31 @@ def _usage_dict(message: BaseMessage, started: float) -> dict[str, int]:
 
 
 def call_model(
-    model: BaseChatModel, messages: LanguageModelInput, **kwargs: Any
+    model: BaseChatModel,
+    messages: LanguageModelInput,
+    *,
+    on_token: Callable[[str], None] | None = None,
+    **kwargs: Any,
 ) -> tuple[str, dict[str, int]]:
-    """Run one chat call and return (text, usage) with input/output/total tokens and ms."""
+    """Run one chat call and return (text, usage): input/output/total tokens and ms.
+
+    With *on_token*, the answer is streamed and each piece is passed to it as it comes.
+    A server that reports no usage while streaming gets counts marked ``estimated``.
+    """
     started = time.perf_counter()
     engine = _engine_of(model)
     try:
-        message = model.invoke(messages, **kwargs)
+        if on_token is None:
+            message: BaseMessage = model.invoke(messages, **kwargs)
+            usage = _usage_dict(message, started)
+        else:
+            message, usage = _stream_collect(model, messages, on_token, started, kwargs)
     except Exception as exc:
         logger.info(
             "model call: engine=%s status=error error=%s", engine, type(exc).__name__
         )
-        raise _provider_error(model, exc) from exc
+        raise provider_error(model, exc) from exc
 
-    usage = _usage_dict(message, started)
     logger.info(
         "model call: engine=%s status=ok ms=%d in=%d out=%d",
         engine,
@@ -736,6 +752,35 @@ def call_model(
         usage["output_tokens"],
     )
     return str(message.text), usage
+
+
+def _stream_collect(
+    model: BaseChatModel,
+    messages: LanguageModelInput,
+    on_token: Callable[[str], None],
+    started: float,
+    kwargs: Mapping[str, Any],
+) -> tuple[BaseMessage, dict[str, int]]:
+    merged: AIMessageChunk | None = None
+    pieces = 0
+    for chunk in model.stream(messages, **kwargs):
+        piece = str(chunk.text)
+        if piece:
+            pieces += 1
+            on_token(piece)
+        merged = chunk if merged is None else merged + chunk
+    if merged is None:
+        merged = AIMessageChunk(content="")
+
+    usage = _usage_dict(merged, started)
+    if not merged.usage_metadata:
+        # Servers stream one token per chunk; the prompt is estimated, never tiktoken.
+        prompt = model._convert_input(messages).to_messages()
+        usage["input_tokens"] = sum(estimate_tokens(str(m.text)) for m in prompt)
+        usage["output_tokens"] = pieces
+        usage["total_tokens"] = usage["input_tokens"] + pieces
+        usage["estimated"] = 1
+    return merged, usage
 
 
 def stream_model(
@@ -757,7 +802,7 @@ def stream_model(
         logger.info(
             "model stream: engine=%s status=error error=%s", engine, type(exc).__name__
         )
-        raise _provider_error(model, exc) from exc
+        raise provider_error(model, exc) from exc
 
     logger.info(
         "model stream: engine=%s status=ok ms=%d chunks=%d",
@@ -826,7 +871,7 @@ def call_structured(
             text = str(message.text)
             usage_dict = _usage_dict(message, started)
     except Exception as exc:
-        raise _provider_error(model, exc) from exc
+        raise provider_error(model, exc) from exc
 
     try:
         return schema.model_validate_json(text), usage_dict

@@ -465,6 +465,19 @@ def test_abandoning_a_stream_releases_the_model(local_model: LocalChatModel) -> 
 
 
 @pytest.mark.slow
+def test_call_model_can_stream_to_a_callback(local_model: LocalChatModel) -> None:
+    pieces: list[str] = []
+
+    text, usage = call_model(local_model, PROMPT, on_token=pieces.append)
+
+    assert len(pieces) >= 5
+    assert "".join(pieces) == text
+    assert "estimated" not in usage
+    assert usage["input_tokens"] > 10
+    assert 0 < usage["output_tokens"] <= 48
+
+
+@pytest.mark.slow
 def test_local_model_honours_stop_sequences(local_model: LocalChatModel) -> None:
     free, free_usage = call_model(local_model, PROMPT)
     word = free.split()[2]  # stop at the third word of the unconstrained answer
@@ -633,6 +646,12 @@ def test_openai_provider_against_a_real_server(
     assert 0 < usage["output_tokens"] <= 40
     assert len(pieces) >= 5
     assert "".join(pieces) == text  # greedy on both paths
+
+    streamed: list[str] = []
+    streamed_text, streamed_usage = call_model(model, PROMPT, on_token=streamed.append)
+    assert streamed == pieces
+    assert streamed_text == text
+    assert streamed_usage["output_tokens"] == usage["output_tokens"]
 
 
 @pytest.mark.slow
