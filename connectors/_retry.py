@@ -43,7 +43,7 @@ class RetryPolicy:
         """Seconds to wait before retry number *attempt* (1-based)."""
         if retry_after_s is not None:
             return min(max(retry_after_s, 0.0), self.max_delay_s)
-        backoff = self.base_delay_s * (2 ** (attempt - 1))
+        backoff: float = self.base_delay_s * 2.0 ** (attempt - 1)
         return min(backoff * (0.5 + random.random() / 2), self.max_delay_s)
 
 

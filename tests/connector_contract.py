@@ -21,10 +21,10 @@ import pytest
 
 from copilot.domain import Activity, DebtorContext, DebtorSummary
 from copilot.errors import (
+    ConnectorError,
     CRMNotFoundError,
     CRMRateLimitedError,
     CRMUnavailableError,
-    ConnectorError,
     NotFoundError,
 )
 

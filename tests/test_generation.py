@@ -346,3 +346,32 @@ def test_draft_command_with_a_missing_local_package_says_how_to_install(
 
     assert result.exit_code == 2
     assert "COPILOT_LLM_BASE_URL" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_packaged_local_model_personalises_or_falls_back_honestly(
+    settings: Settings, crm: DemoConnector, language: str
+) -> None:
+    from copilot.providers import describe_engine, get_chat_model
+
+    local = settings.model_copy(update={"llm_provider": "local"})
+    model = get_chat_model(local)
+    drafter = Drafter(local, crm, model=model, engine_label=describe_engine(local))
+    streamed: list[str] = []
+
+    result = drafter.draft(
+        DraftRequest(debtor_id=US_CLEAN, channel="sms", language=language,
+                     send_at=SEND_AT),
+        on_token=streamed.append,
+    )
+
+    assert result.draft.tokens_out > 0, "the real model generated tokens"
+    assert streamed, "tokens streamed as they were generated"
+    text_rules = [v.rule for v in result.draft.violations if v.rule not in CONTACT_RULES]
+    assert text_rules == [], "whatever engine wrote it, the final text passes the rules"
+    if result.draft.engine == "template":
+        assert result.draft.fallback_reason
+    else:
+        assert result.draft.engine.startswith("local")
+        assert result.draft.fallback_reason is None

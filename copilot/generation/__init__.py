@@ -7,7 +7,7 @@
 - :mod:`~copilot.generation.next_steps`: ranked, explained next actions.
 """
 
-from copilot.generation.drafting import DraftRequest, DraftResult, Drafter
+from copilot.generation.drafting import Drafter, DraftRequest, DraftResult
 from copilot.generation.library import Template, TemplateLibrary
 from copilot.generation.next_steps import NextStep, rank_next_steps
 

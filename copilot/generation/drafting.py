@@ -26,7 +26,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from connectors.base import Connector
 from copilot.config import Settings
-from copilot.domain import Citation, DebtorContext, Draft, Violation
+from copilot.domain import Citation, DebtorContext, Draft
 from copilot.errors import CopilotError, InputError, ProviderError
 from copilot.generation.library import CHANNELS, GOALS, TemplateLibrary
 from copilot.generation.redaction import Redactor
@@ -40,6 +40,7 @@ PROMPTS = Path(__file__).resolve().parents[2] / "prompts" / "draft"
 TONES = ("firm", "neutral", "warm")
 MAX_REPAIRS = 2
 MAX_CHARS = {"sms": 320, "email": 1500, "letter": 2500, "call": 1200}
+MAX_TOKENS = {"sms": 120, "email": 400, "letter": 480, "call": 300}
 
 # Rules about whether and when the contact may happen at all; rewording cannot fix them.
 CONTACT_RULES = frozenset({
@@ -269,8 +270,8 @@ class Drafter:
         timings["template_ms"] = _ms(mark)
 
         draft = Draft(
-            id=str(uuid.uuid4()), debtor_id=context.debtor.id, channel=request.channel,  # type: ignore[arg-type]
-            language=request.language, tone=request.tone, goal=request.goal,  # type: ignore[arg-type]
+            id=str(uuid.uuid4()), debtor_id=context.debtor.id, channel=request.channel,
+            language=request.language, tone=request.tone, goal=request.goal,
             text=base_text, subject=subject, engine="template", template_id=template.id,
             citations=tuple(citations), violations=tuple(base_check.violations),
         )
@@ -330,7 +331,11 @@ class Drafter:
         reason = ""
         for attempt in range(1 + MAX_REPAIRS):
             try:
-                text, usage = self._generate(messages, on_token if attempt == 0 else None)
+                text, usage = self._generate(
+                    messages, on_token if attempt == 0 else None,
+                    max_tokens=min(self.settings.llm_max_tokens,
+                                   MAX_TOKENS[request.channel]),
+                )
             except ProviderError as exc:
                 reason = f"the model failed ({exc.message})"
                 attempts.append({"attempt": attempt + 1, "error": exc.code})
@@ -369,29 +374,13 @@ class Drafter:
         })
 
     def _generate(
-        self, messages: list[BaseMessage], on_token: Callable[[str], None] | None
+        self, messages: list[BaseMessage], on_token: Callable[[str], None] | None,
+        max_tokens: int,
     ) -> tuple[str, dict[str, int]]:
         from copilot.providers import call_model
 
         assert self.model is not None
-        if on_token is None:
-            return call_model(self.model, messages)
-        from copilot.providers import _provider_error
-
-        merged = None
-        try:
-            for chunk in self.model.stream(messages):
-                piece = str(chunk.text)
-                if piece:
-                    on_token(piece)
-                merged = chunk if merged is None else merged + chunk
-        except Exception as exc:
-            raise _provider_error(self.model, exc) from exc
-        if merged is None:
-            return "", {}
-        usage = getattr(merged, "usage_metadata", None) or {}
-        return str(merged.text), {"input_tokens": int(usage.get("input_tokens", 0)),
-                                  "output_tokens": int(usage.get("output_tokens", 0))}
+        return call_model(self.model, messages, on_token=on_token, max_tokens=max_tokens)
 
 
 def _clean_model_text(text: str) -> str:

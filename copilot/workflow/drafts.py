@@ -320,7 +320,7 @@ def write_back(
         return job
     moment = now or utcnow()
     activity = Activity(
-        debtor_id=record.debtor_id, kind=_KIND[record.channel],  # type: ignore[arg-type]
+        debtor_id=record.debtor_id, kind=_KIND[record.channel],
         subject=record.subject or f"Collection Copilot: {record.channel} ({record.goal})",
         body=record.text, occurred_at=moment, idempotency_key=job.idempotency_key,
         draft_id=record.id, author=record.agent.email,
