@@ -168,6 +168,17 @@ def test_edit_then_submit_moves_the_draft_to_the_queue(
     assert "<ins>" in page, "the agent sees their changes to the generated text"
 
 
+def test_browser_line_ends_are_stored_as_newlines(app: Flask, client: FlaskClient) -> None:
+    draft_id = compose(client, channel="letter")
+    typed = draft_text(client, draft_id).replace("\n", "\r\n")
+
+    submit(client, draft_id, typed)
+
+    stored = record(app, draft_id)
+    assert "\r" not in stored.text
+    assert [e.action for e in stored.events] == ["draft", "submit"], "no edit was made"
+
+
 def test_a_blocked_submit_says_why_and_stays_a_draft(
     app: Flask, client: FlaskClient
 ) -> None:

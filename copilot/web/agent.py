@@ -280,14 +280,14 @@ def save(draft_id: str) -> ResponseReturnValue:
     user = current_user()
     assert user is not None
     action = request.form.get("action", "save")
-    text = request.form.get("text", "")
+    text = request.form.get("text", "").replace("\r\n", "\n")  # browsers send CRLF
     subject = request.form.get("subject")
     blocked: ConflictError | None = None
     with database().session() as session:
         record = workflow.get_draft(session, draft_id, user)
-        if text and (text != record.text or (subject or None) != record.subject):
-            workflow.edit_draft(session, draft_id, user, text=text,
-                                subject=subject if subject is not None else None)
+        new_subject = subject is not None and subject != (record.subject or "")
+        if text and (text != record.text or new_subject):
+            workflow.edit_draft(session, draft_id, user, text=text, subject=subject)
         if action == "submit":
             context = services().connector.fetch_context(record.debtor_id)
             try:

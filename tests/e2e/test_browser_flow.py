@@ -74,6 +74,7 @@ def test_agent_drafts_lead_edits_and_approves_and_the_crm_and_audit_show_it(
     mine = [a for a in written if a["draft_id"] == draft_id]
     assert len(mine) == 1
     assert mine[0]["body"].endswith("Kind regards, Alex.\nApproved by the team.")
+    assert "\r" not in mine[0]["body"], "the browser's CRLF line ends are normalised"
 
     admin = signed_in("admin")
     admin.goto(f"{live_app.url}/admin/audit")
