@@ -17,7 +17,7 @@ from flask import Flask, g
 
 from copilot.config import Settings, get_settings
 from copilot.domain import Money
-from copilot.web import admin, agent, api, auth, queue, sidebar
+from copilot.web import admin, agent, api, auth, embed, queue, sidebar
 from copilot.web.errors import register_error_handlers
 from copilot.web.i18n import translate, ui_language
 from copilot.web.services import Services, services
@@ -69,6 +69,7 @@ def create_app(
     app.register_blueprint(agent.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(embed.bp)
 
     @app.before_request
     def _language() -> None:
@@ -84,6 +85,10 @@ def create_app(
             "engine_name": svc.settings.llm_provider,
             "flag_label": _flag_label,
         }
+
+    for noisy in ("httpx", "urllib3"):  # their INFO lines carry URLs with searched names
+        if logging.getLogger(noisy).level == logging.NOTSET:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
     app.add_template_filter(_money, "money")
     app.after_request(_security_headers(settings))

@@ -214,6 +214,12 @@ class Settings(BaseSettings):
         description="Space-separated origins allowed to frame the sidebar "
         "(Content-Security-Policy frame-ancestors); default: the active CRM's domains.",
     )
+    public_base_url: str | None = Field(
+        default=None,
+        description="The copilot's public address as the CRM calls it, e.g. "
+        "https://copilot.example.com; needed behind a proxy to check HubSpot "
+        "signatures and to build sign-in links. Empty means the request's own host.",
+    )
     demo_users: bool = Field(
         default=True,
         description="With the demo connector and no users yet, create the demo agent, "
