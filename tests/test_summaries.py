@@ -410,16 +410,11 @@ def test_development_cases_agent_violations_with_the_real_engine() -> None:
     print(json.dumps(report["agent_violations"]))
     assert report["agent_violations"]["checked"] is True
     assert report["agent_violations"]["precision"] == 1.0
-    assert report["agent_violations"]["recall"] >= 0.75
+    assert report["agent_violations"]["recall"] == 1.0
     assert report["summary_keywords"]["hits"] == report["summary_keywords"]["total"]
 
 
 @needs_scanner
-@pytest.mark.xfail(
-    reason="the compliance engine's us.shaming phrases do not yet match "
-    "'give your HR department a call' (t04); owned by copilot/compliance",
-    strict=False,
-)
 def test_development_cases_all_agent_violations_found() -> None:
     report = evaluate(_shared_cases()).to_dict()
 
