@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from langchain_core.messages import AIMessage
 
 from copilot.config import Settings
 from copilot.web.services import services
+from copilot.workflow import drafts as workflow
 from tests.ui_support import (
     add_agent,
     compose,
@@ -192,6 +194,21 @@ def test_a_blocked_submit_says_why_and_stays_a_draft(
     stored = record(app, draft_id)
     assert stored.status == "drafted"
     assert stored.events[-1].action == "submit_blocked"
+
+
+def test_a_submit_outside_contact_hours_says_when_it_would_be_allowed(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draft_id = compose(client, debtor_id="D-1001", channel="sms")
+    night_in_new_york = datetime(2026, 12, 8, 7, 0, tzinfo=UTC)  # 02:00 EST
+    monkeypatch.setattr(workflow, "utcnow", lambda: night_in_new_york)
+
+    response = submit(client, draft_id)
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 409
+    assert "us.contact_time" in page
+    assert 'data-testid="allowed-from">It would be allowed from 2026-12-08 13:00 UTC' in page
 
 
 def test_an_agent_cannot_open_or_change_another_agents_draft(
