@@ -99,3 +99,14 @@ def calls(*moments: str, outcome: str = "no_answer") -> list[dict[str, Any]]:
         {"at": m, "channel": "call", "direction": "outbound", "outcome": outcome}
         for m in moments
     ]
+
+
+def test_a_date_never_spans_a_line_break() -> None:
+    from datetime import date
+
+    from copilot.compliance.facts import find_dates
+
+    found = find_dates("Re: reference 10\n\nDecember 9, 2026", day_first=False,
+                       reference=date(2026, 12, 3))
+
+    assert [d.value for d in found] == [date(2026, 12, 9)]

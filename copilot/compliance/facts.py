@@ -73,15 +73,16 @@ _MONTHS_ES["setiembre"] = 9
 _EN_MONTH = "|".join(sorted(_MONTHS_EN, key=len, reverse=True))
 _ES_MONTH = "|".join(sorted(_MONTHS_ES, key=len, reverse=True))
 
+# A date never spans a line break: "ref. 10" above "December 9" is no date.
 _DATE_RE = re.compile(
     r"(?P<iso>\b(?P<iy>\d{4})-(?P<im>\d{2})-(?P<id>\d{2})\b)"
     r"|(?P<num>\b(?P<na>\d{1,2})[/.](?P<nb>\d{1,2})[/.](?P<ny>\d{4}|\d{2})\b)"
-    rf"|(?P<en>\b(?P<emon>{_EN_MONTH})\.?\s+(?P<eday>\d{{1,2}})(?:st|nd|rd|th)?\b"
-    r"(?:,?\s+(?P<eyear>\d{4})\b)?)"
-    rf"|(?P<en2>\b(?P<e2day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<e2mon>{_EN_MONTH})\b"
-    r"(?:,?\s+(?P<e2year>\d{4})\b)?)"
-    rf"|(?P<es>\b(?P<sday>\d{{1,2}})\s+de\s+(?P<smon>{_ES_MONTH})\b"
-    r"(?:\s+(?:de|del)\s+(?P<syear>\d{4})\b)?)",
+    rf"|(?P<en>\b(?P<emon>{_EN_MONTH})\.?[ \t\u00a0]+(?P<eday>\d{{1,2}})(?:st|nd|rd|th)?\b"
+    r"(?:,?[ \t\u00a0]+(?P<eyear>\d{4})\b)?)"
+    rf"|(?P<en2>\b(?P<e2day>\d{{1,2}})(?:st|nd|rd|th)?[ \t\u00a0]+(?:of[ \t\u00a0]+)?(?P<e2mon>{_EN_MONTH})\b"
+    r"(?:,?[ \t\u00a0]+(?P<e2year>\d{4})\b)?)"
+    rf"|(?P<es>\b(?P<sday>\d{{1,2}})[ \t\u00a0]+de[ \t\u00a0]+(?P<smon>{_ES_MONTH})\b"
+    r"(?:[ \t\u00a0]+(?:de|del)[ \t\u00a0]+(?P<syear>\d{4})\b)?)",
 )
 
 _WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
