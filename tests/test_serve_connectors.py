@@ -12,11 +12,13 @@ import html
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from click.testing import CliRunner
 
 from copilot.cli import main
 from copilot.config import Settings
 from copilot.web.auth import ensure_demo_users
+from copilot.workflow import users
 from server import create_app
 from tests.crm_apps import add_user, crm_app, running_crm, sign_in
 
@@ -83,15 +85,18 @@ def test_a_crm_outage_is_one_clear_error(
     assert "Traceback" not in error["message"]
 
 
-def test_the_demo_crm_needs_no_emulator(settings: Settings) -> None:
+def test_the_demo_crm_needs_no_emulator(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
+                                                         parallelism=1))
     app = create_app({"TESTING": True}, settings=settings.model_copy(
         update={"connector": "demo"}))
     ensure_demo_users(app)
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     assert "agent@demo.example" in page
-    add_user(app, AGENT)
-    sign_in(client, AGENT)
+    sign_in(client, "agent@demo.example", "demo-agent-2026")
 
     queue = client.get("/api/debtors?limit=5").get_json()["debtors"]
     first = queue[0]

@@ -192,12 +192,10 @@ def _serializer() -> URLSafeSerializer:
 def _signed_uri() -> str:
     """The URI as the client sent it, which is what HubSpot signed."""
     environ = request.environ
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if not raw:
-        raw = request.script_root + request.path
-        query = environ.get("QUERY_STRING", "")
-        raw += f"?{query}" if query else ""
-    path, _, query = str(raw).partition("?")
+    # Servers differ on whether RAW_URI/REQUEST_URI carry the query; QUERY_STRING is raw.
+    raw_path = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "")
+    path = raw_path.partition("?")[0] or request.script_root + request.path
+    query = str(environ.get("QUERY_STRING", ""))
     base = services().settings.public_base_url
     if base:
         return public_request_uri(base, path, query)
