@@ -22,8 +22,9 @@ ACTIONS = (
     "send_validation", "wait", "escalate_legal_review", "close",
 )
 _CHANNEL = {"call": "call", "sms": "sms", "email": "email", "letter": "letter",
-            "payment_plan_offer": "call", "hardship_pause": "call",
+            "payment_plan_offer": "any", "hardship_pause": "any",
             "send_validation": "letter"}
+_ANY_ORDER = ("call", "sms", "email", "letter")
 _DRAFT_GOAL = {"call": "reminder", "sms": "reminder", "email": "reminder",
                "letter": "reminder", "payment_plan_offer": "plan_offer",
                "hardship_pause": "hardship"}
@@ -140,6 +141,16 @@ def _candidates(context: DebtorContext, now: datetime) -> dict[str, tuple[float,
     return scores
 
 
+def _best_channel(context: DebtorContext, windows: dict[str, Any]) -> str:
+    """The first channel open now (else the first to open) the debtor has not refused."""
+    usable = [c for c in _ANY_ORDER if c not in context.debtor.opted_out_channels]
+    open_now = [c for c in usable if windows.get(c, {}).get("allowed_now")]
+    if open_now:
+        return open_now[0]
+    timed = [(str(windows.get(c, {}).get("next_allowed_at") or "9999"), c) for c in usable]
+    return min(timed)[1] if timed else "letter"
+
+
 def rank_next_steps(
     context: DebtorContext, engine: Any, *, now: datetime | None = None,
     knowledge: Any | None = None, limit: int = 6,
@@ -150,6 +161,8 @@ def rank_next_steps(
     windows = engine.contact_windows(context, moment)
     for action, (score, reasons) in _candidates(context, moment).items():
         channel = _CHANNEL.get(action)
+        if channel == "any":
+            channel = _best_channel(context, windows)
         allowed_now, allowed_at, blocked_by = True, moment, []
         if channel is not None:
             window = windows.get(channel, {})
@@ -168,6 +181,16 @@ def rank_next_steps(
         steps.append(NextStep(action=action, score=score, allowed_now=allowed_now,
                               allowed_at=allowed_at, reasons=reasons,
                               blocked_by=blocked_by, draft=draft))
+    contacts = [s for s in steps if s.action in _CHANNEL]
+    if contacts and not any(s.allowed_now for s in contacts) and all(
+        s.action != "wait" for s in steps
+    ):
+        opens = [s.allowed_at for s in contacts if s.allowed_at is not None]
+        first = min(opens) if opens else None
+        reason = ("no channel is lawful right now; the first opens "
+                  f"{first.isoformat()}" if first else "no channel is lawful now")
+        steps.append(NextStep(action="wait", score=50, allowed_now=True,
+                              allowed_at=moment, reasons=[reason]))
     steps.sort(key=lambda s: (-s.score, ACTIONS.index(s.action)))
     steps = steps[:limit]
     if knowledge is not None:
