@@ -106,6 +106,12 @@ class Settings(BaseSettings):
         default="text-embedding-3-small",
         description="Embedding model name when COPILOT_EMBEDDINGS_PROVIDER=openai.",
     )
+    embeddings_cache: Path | None = Field(
+        default=None,
+        description="Directory of the embedding cache (`embeddings.db`: text hash to "
+        "vector, per model), which several data directories and processes may share. "
+        "Empty means the data directory.",
+    )
 
     # --- CRM ---------------------------------------------------------------------
     connector: str = Field(

@@ -10,6 +10,15 @@ import pytest
 from copilot.config import Settings, get_settings
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _shared_embeddings_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One embedding cache for the whole session: each text is embedded only once."""
+    folder = tmp_path_factory.mktemp("embeddings-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COPILOT_EMBEDDINGS_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Point COPILOT_DATA_DIR at a temporary directory so no test touches real data."""

@@ -20,6 +20,7 @@ from langchain_core.retrievers import BaseRetriever
 from copilot.config import Settings
 from copilot.domain import Citation
 from copilot.errors import CopilotError, InputError, NotFoundError, StoreError
+from copilot.knowledge.cache import EmbeddingCache, cache_path
 from copilot.knowledge.ingest import (
     SIDECAR_SUFFIX,
     SUPPORTED_SUFFIXES,
@@ -222,9 +223,11 @@ class KnowledgeBase:
         self.settings = settings
         settings.ensure_data_dir()
         self.registry = Registry(settings.data_dir / "policies.db")
+        self.cache = EmbeddingCache(cache_path(settings))
+        self._adopt_legacy_vectors()
         self.store = VectorStore(
             settings,
-            self.registry,
+            self.cache,
             embeddings or get_embeddings(settings),
             sentence_embeddings or USEEmbeddings(),
         )
@@ -238,10 +241,24 @@ class KnowledgeBase:
         return cls(settings)
 
     def close(self) -> None:
-        """Release the registry connection."""
+        """Release the registry and cache connections."""
         self.registry.close()
+        self.cache.close()
 
     # --- consistency ---------------------------------------------------------------
+
+    def _adopt_legacy_vectors(self) -> None:
+        """Move vectors that older releases kept in the registry into the cache."""
+        legacy = self.registry.take_legacy_vectors()
+        for model, vectors in legacy.items():
+            self.cache.put(model, vectors)
+        if legacy:
+            log.info(
+                "moved %d cached vectors from the registry to %s",
+                sum(len(v) for v in legacy.values()),
+                self.cache.path,
+            )
+        self.registry.drop_legacy_vectors()
 
     def _resync_if_needed(self) -> None:
         """Refill Chroma from the registry when they disagree (new server, lost dir)."""

@@ -1,9 +1,9 @@
-"""The registry of policy documents, their versions and passages, and an embedding cache.
+"""The registry of policy documents, their versions and passages.
 
 A small SQLite file in the data directory (``policies.db``) is the source of truth:
 Chroma holds only the vectors of the active version of each document, and can be rebuilt
-from here without embedding anything again, because every vector is cached under the
-hash of the text it encodes.
+from here without embedding anything again, because every vector is kept in the
+embedding cache (:mod:`copilot.knowledge.cache`) under the hash of the text it encodes.
 
 Passage ids are content addressed (document, heading path and text), so a passage that
 did not change between two versions keeps its id and its vectors.
@@ -15,7 +15,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,12 +58,6 @@ CREATE TABLE IF NOT EXISTS version_passages (
     ordinal INTEGER NOT NULL,
     passage_id TEXT NOT NULL,
     PRIMARY KEY (doc, version, ordinal)
-);
-CREATE TABLE IF NOT EXISTS embeddings (
-    model TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (model, text_hash)
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -302,34 +296,25 @@ class Registry:
         )
         return self._row(rows[0]) if rows else None
 
-    # --- embedding cache -------------------------------------------------------------
+    # --- vectors cached here by earlier releases ---------------------------------------
 
-    def cached_vectors(
-        self, model: str, hashes: Sequence[str]
-    ) -> dict[str, np.ndarray]:
-        """Cached vectors of *model* for the given text hashes."""
-        found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(hashes))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for text_hash, blob in self._query(
-                f"SELECT text_hash, vector FROM embeddings WHERE model = ? AND "  # noqa: S608
-                f"text_hash IN ({marks})",
-                (model, *chunk),
-            ):
-                found[text_hash] = np.frombuffer(blob, dtype=np.float32)
-        return found
-
-    def cache_vectors(self, model: str, vectors: Mapping[str, Sequence[float]]) -> None:
-        """Store vectors of *model* under their text hashes."""
-        if not vectors:
-            return
-        with self.transaction() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO embeddings (model, text_hash, vector) VALUES (?, ?, ?)",
-                [
-                    (model, key, np.asarray(vector, dtype=np.float32).tobytes())
-                    for key, vector in vectors.items()
-                ],
+    def take_legacy_vectors(self) -> dict[str, dict[str, np.ndarray]]:
+        """Vectors an older release cached inside the registry, by model."""
+        exists = self._query(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'embeddings'"
+        )
+        if not exists:
+            return {}
+        by_model: dict[str, dict[str, np.ndarray]] = {}
+        for model, text_hash, blob in self._query(
+            "SELECT model, text_hash, vector FROM embeddings"
+        ):
+            by_model.setdefault(model, {})[text_hash] = np.frombuffer(
+                blob, dtype=np.float32
             )
+        return by_model
+
+    def drop_legacy_vectors(self) -> None:
+        """Remove the old in-registry vector table once its rows are in the cache."""
+        with self.transaction() as conn:
+            conn.execute("DROP TABLE IF EXISTS embeddings")

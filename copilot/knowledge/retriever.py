@@ -36,7 +36,6 @@ from copilot.knowledge.store import (
     VectorStore,
     passage_text_for_embedding,
     sentence_units,
-    text_hash,
 )
 
 __all__ = ["HybridSearcher", "PolicyRetriever", "ScoringConfig", "ScoredPassage"]
@@ -73,22 +72,19 @@ class _Index:
         self.generation = generation
         self.passages = registry.active_passages()
         self.position = {p.passage_id: i for i, p in enumerate(self.passages)}
-        e5_model = store.passage_embeddings.model_name
-        use_model = store.sentence_embeddings.model_name
-
-        e5_keys = [text_hash(passage_text_for_embedding(p)) for p in self.passages]
-        e5_found = registry.cached_vectors(e5_model, e5_keys)
-        units: list[tuple[int, str]] = [
-            (i, text_hash(unit))
-            for i, p in enumerate(self.passages)
-            for unit in sentence_units(p)
+        # The cache answers for every vector it holds; anything it lost is embedded again.
+        self.e5 = self._rows(
+            store.passage_embeddings.vectors(
+                [passage_text_for_embedding(p) for p in self.passages]
+            )
+        )
+        units = [
+            (i, unit) for i, p in enumerate(self.passages) for unit in sentence_units(p)
         ]
-        use_found = registry.cached_vectors(use_model, [key for _, key in units])
-
-        self.e5 = self._matrix([e5_found.get(k) for k in e5_keys])
-        kept = [(i, use_found[k]) for i, k in units if k in use_found]
-        self.unit_owner = np.array([i for i, _ in kept], dtype=np.int64)
-        self.use = self._matrix([v for _, v in kept])
+        self.unit_owner = np.array([i for i, _ in units], dtype=np.int64)
+        self.use = self._rows(
+            store.sentence_embeddings.vectors([unit for _, unit in units])
+        )
         # The mean vector of a corpus is mostly "this is a policy text in language X";
         # removing it spreads the compressed cosines apart.
         self.e5_mean = self.e5.mean(axis=0) if len(self.e5) else np.zeros(1, np.float32)
@@ -120,15 +116,8 @@ class _Index:
             self.bm25.index(corpus, show_progress=False)
 
     @staticmethod
-    def _matrix(rows: list[np.ndarray | None]) -> np.ndarray:
-        if not rows:
-            return np.zeros((0, 1), dtype=np.float32)
-        width = next((len(r) for r in rows if r is not None), 1)
-        matrix = np.zeros((len(rows), width), dtype=np.float32)
-        for i, row in enumerate(rows):
-            if row is not None:
-                matrix[i] = row
-        return matrix
+    def _rows(matrix: np.ndarray) -> np.ndarray:
+        return matrix if len(matrix) else np.zeros((0, 1), dtype=np.float32)
 
     def lexical(self, tokens: list[str]) -> np.ndarray:
         known = [t for t in tokens if t in self.vocabulary]

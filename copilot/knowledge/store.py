@@ -3,7 +3,7 @@
 Two collections hold the active version of every document: passages embedded whole by
 the main model (e5 by default) and sentences embedded by the USE model. Chroma never
 embeds anything itself (its default embedding function would download a model): vectors
-always come from :class:`CachedEmbeddings`, which only computes what the registry's cache
+always come from :class:`CachedEmbeddings`, which only computes what the embedding cache
 does not already hold.
 
 ``COPILOT_CHROMA_URL`` selects a Chroma server; otherwise a persistent directory inside
@@ -20,13 +20,15 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from copilot.config import Settings
 from copilot.embeddings import embeddings_key
 from copilot.errors import StoreError
+from copilot.knowledge.cache import EmbeddingCache
 from copilot.knowledge.ingest import split_sentences
-from copilot.knowledge.registry import Registry, StoredPassage
+from copilot.knowledge.registry import StoredPassage
 
 __all__ = [
     "CachedEmbeddings",
@@ -58,23 +60,23 @@ def sentence_units(passage: StoredPassage) -> list[str]:
 
 
 class CachedEmbeddings(Embeddings):
-    """Embeddings that look each text up by hash in the registry before computing it."""
+    """Embeddings that look each text up by hash in the cache before computing it."""
 
-    def __init__(self, inner: Embeddings, registry: Registry) -> None:
+    def __init__(self, inner: Embeddings, cache: EmbeddingCache) -> None:
         self.inner = inner
-        self.registry = registry
+        self.cache = cache
         self.model_name = embeddings_key(inner)
         self.computed = 0
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Cached vectors, computing and storing only the missing ones."""
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """The vectors of *texts* as one float32 matrix, computing only missing ones."""
         keys = [text_hash(text) for text in texts]
-        found = self.registry.cached_vectors(self.model_name, keys)
+        found = self.cache.get(self.model_name, keys)
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
             by_key = dict(zip(keys, texts, strict=True))
             started = time.perf_counter()
-            vectors = self.inner.embed_documents([by_key[k] for k in missing])
+            fresh = self.inner.embed_documents([by_key[k] for k in missing])
             log.info(
                 "embedded %d texts with %s in %.0f ms",
                 len(missing),
@@ -82,10 +84,19 @@ class CachedEmbeddings(Embeddings):
                 (time.perf_counter() - started) * 1000,
             )
             self.computed += len(missing)
-            fresh = dict(zip(missing, vectors, strict=True))
-            self.registry.cache_vectors(self.model_name, fresh)
-            found.update(self.registry.cached_vectors(self.model_name, missing))
-        return [found[k].tolist() for k in keys]
+            computed = {
+                k: np.asarray(v, dtype=np.float32)
+                for k, v in zip(missing, fresh, strict=True)
+            }
+            self.cache.put(self.model_name, computed)
+            found.update(computed)
+        if not keys:
+            return np.zeros((0, 1), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Cached vectors, computing and storing only the missing ones."""
+        return [row.tolist() for row in self.vectors(texts)] if texts else []
 
     def embed_query(self, text: str) -> list[float]:
         """Questions are not cached: they rarely repeat."""
@@ -136,7 +147,7 @@ class VectorStore:
     def __init__(
         self,
         settings: Settings,
-        registry: Registry,
+        cache: EmbeddingCache,
         passage_embeddings: Embeddings,
         sentence_embeddings: Embeddings,
     ) -> None:
@@ -144,8 +155,8 @@ class VectorStore:
 
         self.settings = settings
         self.where = settings.chroma_url or str(settings.chroma_path)
-        self.passage_embeddings = CachedEmbeddings(passage_embeddings, registry)
-        self.sentence_embeddings = CachedEmbeddings(sentence_embeddings, registry)
+        self.passage_embeddings = CachedEmbeddings(passage_embeddings, cache)
+        self.sentence_embeddings = CachedEmbeddings(sentence_embeddings, cache)
         client = _client(settings)
         name = settings.chroma_collection
         if self.passage_embeddings.model_name != "multilingual-e5-small":
