@@ -686,3 +686,27 @@ def test_a_wrong_api_key_is_reported_clearly(
         ProviderError, match=r"refused the API key .*401.*COPILOT_LLM_API_KEY_ENV"
     ):
         call_model(model, PROMPT)
+
+
+@pytest.mark.slow
+def test_a_draft_comes_back_through_the_openai_provider(
+    tmp_path: Path, llama_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from connectors.demo import DemoConnector
+    from copilot.generation.drafting import CONTACT_RULES, Drafter, DraftRequest
+
+    settings = server_settings(tmp_path, llama_server, monkeypatch).model_copy(
+        update={"llm_max_tokens": 120}
+    )
+    crm = DemoConnector.from_settings(settings)
+    drafter = Drafter(settings, crm, model=get_chat_model(settings),
+                      engine_label=describe_engine(settings))
+    result = drafter.draft(DraftRequest(
+        debtor_id="D-1001", channel="sms", language="en",
+        send_at=datetime(2026, 12, 9, 17, 30, tzinfo=UTC)))
+
+    assert result.draft.tokens_out > 0
+    assert [v.rule for v in result.draft.violations if v.rule not in CONTACT_RULES] == []
+    assert result.draft.engine.startswith("openai") or result.draft.fallback_reason
