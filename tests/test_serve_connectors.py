@@ -9,8 +9,15 @@ as one clear error (503 ``crm_unavailable``), never as a traceback.
 from __future__ import annotations
 
 import html
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from argon2 import PasswordHasher
 from click.testing import CliRunner
@@ -19,8 +26,9 @@ from copilot.cli import main
 from copilot.config import Settings
 from copilot.web.auth import ensure_demo_users
 from copilot.workflow import users
+from copilot.workflow.db import Database
 from server import create_app
-from tests.crm_apps import add_user, crm_app, running_crm, sign_in
+from tests.crm_apps import PASSWORD, add_user, crm_app, running_crm, sign_in
 
 AGENT = "agent@example.com"
 CRMS = pytest.mark.parametrize("name", ["salesforce", "hubspot", "zoho"])
@@ -116,3 +124,62 @@ def test_serve_refuses_an_unknown_connector_in_one_sentence() -> None:
     assert "No CRM connector named 'nosuch' is installed" in result.output
     assert "demo" in result.output and "salesforce" in result.output
     assert "Traceback" not in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_copilot_serve_runs_on_waitress_against_hubspot(tmp_path: Path) -> None:
+    port = _free_port()
+    data_dir = tmp_path / "data"
+    with running_crm("hubspot", tmp_path) as crm:
+        database = Database.from_settings(Settings(data_dir=data_dir))
+        with database.session() as session:
+            users.add_user(session, email=AGENT, name="Agent", role="agent",
+                           password=PASSWORD)
+        database.dispose()
+        env = {**os.environ, **crm.env, "COPILOT_DATA_DIR": str(data_dir),
+               "COPILOT_HUBSPOT_BASE_URL": crm.emulator.url}
+        env.pop("COPILOT_CONNECTOR", None)
+        command = [str(Path(sys.executable).with_name("copilot")), "serve",
+                   "--connector", "hubspot", "--host", "127.0.0.1", "--port", str(port)]
+        # cwd is not the repository, so the installed package must provide `server`.
+        server = subprocess.Popen(command, cwd=tmp_path, env=env,  # noqa: S603
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            with httpx.Client(base_url=base, trust_env=False, timeout=10) as client:
+                health = _wait_until_up(client, server)
+                login = client.get("/login").text
+                token = re.search(r'name="csrf_token" value="([^"]+)"', login)
+                assert token
+                signed_in = client.post("/login", data={
+                    "email": AGENT, "password": PASSWORD, "csrf_token": token.group(1)})
+                page = client.get(f"/sidebar/debtors/{crm.debtor_id}")
+        finally:
+            server.terminate()
+            output = server.communicate(timeout=15)[0].decode()
+
+    assert health == {"connector": "hubspot", "llm_provider": "none", "status": "ok"}
+    assert signed_in.status_code == 302
+    assert page.status_code == 200
+    assert crm.balance_shown in page.text
+    assert "Traceback" not in output
+    assert f"http://127.0.0.1:{port}/sidebar (CRM: hubspot" in output
+
+
+def _wait_until_up(client: httpx.Client, server: subprocess.Popen[bytes]) -> object:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            output = server.stdout.read().decode() if server.stdout else ""
+            raise AssertionError(f"copilot serve exited early:\n{output[-3000:]}")
+        try:
+            return client.get("/api/health").json()
+        except httpx.TransportError:
+            time.sleep(0.25)
+    raise AssertionError("copilot serve did not answer within 120 s")
