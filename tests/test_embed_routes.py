@@ -27,7 +27,7 @@ from werkzeug.test import TestResponse
 
 from copilot.embeds.hubspot import sign_hubspot_v3
 from copilot.embeds.zoho import issue_widget_token
-from copilot.web.embed import issue_link
+from copilot.web.embed import CSRF_EXEMPT, issue_link
 from tests.crm_apps import CRM, ZOHO_WIDGET_KEY, add_user, crm_app, running_crm
 from tests.emulators.zoho import ORG_ID, OTHER_ORG_ID
 
@@ -195,6 +195,17 @@ def test_only_the_signed_endpoints_skip_the_csrf_check(
         other = client.post("/logout")
 
     assert other.status_code == 400
+
+
+def test_the_csrf_exemption_lists_exactly_the_signed_unsafe_endpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with embedded("hubspot", tmp_path, monkeypatch) as (_crm, app):
+        unsafe = {rule.endpoint for rule in app.url_map.iter_rules()
+                  if rule.endpoint.startswith("embed.")
+                  and (rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}}
+
+    assert unsafe == CSRF_EXEMPT
 
 
 def test_canvas_is_refused_when_another_crm_is_connected(
