@@ -50,24 +50,25 @@ CONTACT_RULES = frozenset({
     "co.contact_frequency", "co.unauthorized_channel", "co.third_party_contact",
 })
 
-# What to ask the policy knowledge base for, per goal and per flag.
+# What to ask the policy knowledge base for: one question per aspect of the draft, so
+# each citation is the passage that governs that aspect.
 _GOAL_QUERIES = {
-    "reminder": "payment reminder communication tone and required disclosures",
-    "plan_offer": "payment plan instalments arrangement policy",
-    "promise_follow_up": "promise to pay follow up broken promise",
+    "reminder": "tone of collection messages respectful plain language",
+    "plan_offer": "payment plans instalments how to offer a plan",
+    "promise_follow_up": "payment plans promises to pay missed instalment follow up",
     "hardship": "hardship job loss illness pause reduced payments",
-    "settlement": "settlement lump sum reduced payment authority",
+    "settlement": "settlements lump sum discount authority",
 }
 _FLAG_QUERIES = {
-    "disputed": "dispute verification before collecting",
-    "cease_requested": "cease communication request",
+    "disputed": "disputed debts verification before collecting",
+    "cease_requested": "requests to stop contact cease communication",
     "attorney_represented": "debtor represented by an attorney",
 }
 _CHANNEL_QUERIES = {
-    "sms": "text message electronic communication opt out",
-    "email": "email electronic communication opt out",
-    "letter": "letter written notice",
-    "call": "telephone call frequency hours",
+    "sms": "opting out of text messages and email electronic communications",
+    "email": "opting out of text messages and email electronic communications",
+    "letter": "identifying ourselves as a debt collector in every communication",
+    "call": "call frequency limits and contact hours",
 }
 
 
@@ -203,21 +204,26 @@ class Drafter:
 
     # ----------------------------------------------------------------- pieces
     def citations(self, context: DebtorContext, request: DraftRequest) -> list[Citation]:
-        """Policy passages that apply to this draft, as citations."""
+        """Policy passages that govern this draft: its goal, its channel, its flags."""
         if self.knowledge is None:
             return []
-        parts = [_GOAL_QUERIES[request.goal], _CHANNEL_QUERIES[request.channel]]
-        parts += [q for flag, q in _FLAG_QUERIES.items() if flag in context.debtor.flags()]
+        questions = [_GOAL_QUERIES[request.goal], _CHANNEL_QUERIES[request.channel]]
+        questions += [q for flag, q in _FLAG_QUERIES.items()
+                      if flag in context.debtor.flags()]
         if context.debtor.hardship and request.goal != "hardship":
-            parts.append(_GOAL_QUERIES["hardship"])
-        try:
-            passages = self.knowledge.search(
-                " ".join(parts), k=3, jurisdiction=context.debtor.jurisdiction
-            )
-        except CopilotError as exc:
-            log.warning("policy search failed (%s); drafting without citations", exc.code)
-            return []
-        return [p.citation() for p in passages]
+            questions.append(_GOAL_QUERIES["hardship"])
+        found: dict[str, Citation] = {}
+        for question in questions:
+            try:
+                passages = self.knowledge.search(
+                    question, k=1, jurisdiction=context.debtor.jurisdiction
+                )
+            except CopilotError as exc:
+                log.warning("policy search failed (%s); drafting without it", exc.code)
+                return list(found.values())
+            for passage in passages:
+                found.setdefault(passage.passage_id, passage.citation())
+        return list(found.values())
 
     def check(self, context: DebtorContext, request: DraftRequest, text: str,
               send_at: datetime) -> Any:
