@@ -9,6 +9,7 @@ as one clear error (503 ``crm_unavailable``), never as a traceback.
 from __future__ import annotations
 
 import html
+import logging
 import os
 import re
 import socket
@@ -183,3 +184,26 @@ def _wait_until_up(client: httpx.Client, server: subprocess.Popen[bytes]) -> obj
         except httpx.TransportError:
             time.sleep(0.25)
     raise AssertionError("copilot serve did not answer within 120 s")
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [(logging.NOTSET, logging.WARNING), (logging.DEBUG, logging.DEBUG)],
+    ids=["unconfigured http loggers are quieted to WARNING",
+         "a level set by the operator's logging config is kept"],
+)
+def test_http_client_loggers_do_not_log_urls_at_info(
+    configured: int, expected: int, settings: Settings
+) -> None:
+    loggers = [logging.getLogger(name) for name in ("httpx", "urllib3")]
+    before = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(configured)
+
+        create_app({"TESTING": True}, settings=settings)
+
+        assert [logger.level for logger in loggers] == [expected, expected]
+    finally:
+        for logger, level in zip(loggers, before, strict=True):
+            logger.setLevel(level)
