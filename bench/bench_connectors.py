@@ -53,16 +53,28 @@ def bench_crm(name: str, delay_s: float, runs: int) -> list[tuple[str, ...]]:
         last_name = context.debtor.name.split()[-1]
         operations: dict[str, Callable[[], Any]] = {
             "fetch_context": lambda: connector.fetch_context(debtor_id),
-            f"search_debtors({last_name!r})": lambda: connector.search_debtors(last_name, 20),
+            f"search_debtors({last_name!r})": lambda: connector.search_debtors(
+                last_name, 20
+            ),
             "list_work_queue(50)": lambda: connector.list_work_queue(50),
         }
         rows = []
         for label, call in operations.items():
             counts, millis = _measure(emulator, call, runs)
-            requests = (str(counts[0]) if len(set(counts)) == 1
-                        else f"{min(counts)}-{max(counts)}")
-            rows.append((name, label, requests, f"{statistics.median(millis):.0f}",
-                         f"{_percentile(millis, 0.95):.0f}"))
+            requests = (
+                str(counts[0])
+                if len(set(counts)) == 1
+                else f"{min(counts)}-{max(counts)}"
+            )
+            rows.append(
+                (
+                    name,
+                    label,
+                    requests,
+                    f"{statistics.median(millis):.0f}",
+                    f"{_percentile(millis, 0.95):.0f}",
+                )
+            )
         return rows
     finally:
         connector.close()
@@ -72,11 +84,21 @@ def bench_crm(name: str, delay_s: float, runs: int) -> list[tuple[str, ...]]:
 def main() -> int:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10, help="Timed runs per operation.")
-    parser.add_argument("--delay-ms", type=float, default=50.0,
-                        help="Simulated network delay per request, in milliseconds.")
-    parser.add_argument("--crm", choices=CRMS, action="append",
-                        help="Only this CRM (repeatable; default all three).")
+    parser.add_argument(
+        "--runs", type=int, default=10, help="Timed runs per operation."
+    )
+    parser.add_argument(
+        "--delay-ms",
+        type=float,
+        default=50.0,
+        help="Simulated network delay per request, in milliseconds.",
+    )
+    parser.add_argument(
+        "--crm",
+        choices=CRMS,
+        action="append",
+        help="Only this CRM (repeatable; default all three).",
+    )
     args = parser.parse_args()
 
     rows: list[tuple[str, ...]] = []
@@ -85,11 +107,17 @@ def main() -> int:
 
     header = ("crm", "operation", "requests", "median ms", "p95 ms")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print(f"{args.runs} warm runs per operation, {args.delay_ms:.0f} ms simulated delay "
-          "per request")
+    print(
+        f"{args.runs} warm runs per operation, {args.delay_ms:.0f} ms simulated delay "
+        "per request"
+    )
     for row in [header, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(str(cell).ljust(w) if i < 2 else str(cell).rjust(w)
-                        for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
+        print(
+            "  ".join(
+                str(cell).ljust(w) if i < 2 else str(cell).rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
     return 0
 
 

@@ -54,11 +54,20 @@ def running_crm(name: str, tmp_path: Path) -> Iterator[CRM]:
         sf = salesforce_emulator.SalesforceEmulator(tmp_path)
         try:
             yield CRM(
-                name, sf, salesforce_emulator.KNOWN_DEBTOR_ID, "John Carter",
-                "1240.5", "$1,240.50",
-                {"salesforce_login_url": sf.base_url,
-                 "salesforce_instance_url": sf.base_url},
-                {**salesforce_emulator.emulator_env(), "REQUESTS_CA_BUNDLE": str(sf.ca_path)},
+                name,
+                sf,
+                salesforce_emulator.KNOWN_DEBTOR_ID,
+                "John Carter",
+                "1240.5",
+                "$1,240.50",
+                {
+                    "salesforce_login_url": sf.base_url,
+                    "salesforce_instance_url": sf.base_url,
+                },
+                {
+                    **salesforce_emulator.emulator_env(),
+                    "REQUESTS_CA_BUNDLE": str(sf.ca_path),
+                },
                 salesforce_emulator.CLIENT_SECRET,
             )
         finally:
@@ -67,10 +76,17 @@ def running_crm(name: str, tmp_path: Path) -> Iterator[CRM]:
         hs = hubspot_emulator.HubSpotEmulator().start()
         try:
             yield CRM(
-                name, hs, "101", "Dana Whitfield", "1240.50", "$1,240.50",
+                name,
+                hs,
+                "101",
+                "Dana Whitfield",
+                "1240.50",
+                "$1,240.50",
                 {"hubspot_base_url": hs.url},
-                {"HUBSPOT_TOKEN": hubspot_emulator.ACCESS_TOKEN,
-                 "HUBSPOT_CLIENT_SECRET": hubspot_emulator.CLIENT_SECRET},
+                {
+                    "HUBSPOT_TOKEN": hubspot_emulator.ACCESS_TOKEN,
+                    "HUBSPOT_CLIENT_SECRET": hubspot_emulator.CLIENT_SECRET,
+                },
                 hubspot_emulator.CLIENT_SECRET,
             )
         finally:
@@ -79,13 +95,19 @@ def running_crm(name: str, tmp_path: Path) -> Iterator[CRM]:
         zo = zoho_emulator.ZohoEmulator().start()
         try:
             yield CRM(
-                name, zo, zoho_emulator.KNOWN_DEBTOR_ID, "María Fernanda López",
-                "1250000", "$1.250.000",
+                name,
+                zo,
+                zoho_emulator.KNOWN_DEBTOR_ID,
+                "María Fernanda López",
+                "1250000",
+                "$1.250.000",
                 {"zoho_api_domain": zo.base_url, "zoho_accounts_url": zo.base_url},
-                {"ZOHO_CLIENT_ID": zoho_emulator.CLIENT_ID,
-                 "ZOHO_CLIENT_SECRET": zoho_emulator.CLIENT_SECRET,
-                 "ZOHO_REFRESH_TOKEN": zoho_emulator.REFRESH_TOKEN,
-                 "ZOHO_WIDGET_KEY": ZOHO_WIDGET_KEY},
+                {
+                    "ZOHO_CLIENT_ID": zoho_emulator.CLIENT_ID,
+                    "ZOHO_CLIENT_SECRET": zoho_emulator.CLIENT_SECRET,
+                    "ZOHO_REFRESH_TOKEN": zoho_emulator.REFRESH_TOKEN,
+                    "ZOHO_WIDGET_KEY": ZOHO_WIDGET_KEY,
+                },
             )
         finally:
             zo.stop()
@@ -93,26 +115,34 @@ def running_crm(name: str, tmp_path: Path) -> Iterator[CRM]:
         raise ValueError(f"no emulator for {name!r}")
 
 
-def crm_app(crm: CRM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-            **overrides: Any) -> Flask:
+def crm_app(
+    crm: CRM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **overrides: Any
+) -> Flask:
     """The app with COPILOT_CONNECTOR=crm.name, pointed at the running emulator."""
     # Cheap password hashes: these tests are about the CRMs, not Argon2's cost.
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                         parallelism=1))
+    monkeypatch.setattr(
+        users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
     for key, value in crm.env.items():
         monkeypatch.setenv(key, value)
     settings = Settings(
-        data_dir=tmp_path / "data", connector=crm.name, crm_timeout_s=3.0,
-        crm_max_retries=0, **{**crm.settings, **overrides},
+        data_dir=tmp_path / "data",
+        connector=crm.name,
+        crm_timeout_s=3.0,
+        crm_max_retries=0,
+        **{**crm.settings, **overrides},
     )
     return create_app({"TESTING": True}, settings=settings)
 
 
-def add_user(app: Flask, email: str, *, role: str = "agent", active: bool = True) -> None:
+def add_user(
+    app: Flask, email: str, *, role: str = "agent", active: bool = True
+) -> None:
     """A local account (disabled when *active* is false)."""
     with app.app_context(), database().session() as session:
-        users.add_user(session, email=email, name=email.split("@")[0], role=role,
-                       password=PASSWORD)
+        users.add_user(
+            session, email=email, name=email.split("@")[0], role=role, password=PASSWORD
+        )
         if not active:
             users.disable_user(session, email)
 
@@ -122,6 +152,8 @@ def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> None:
     page = client.get("/login").get_data(as_text=True)
     match = CSRF.search(page)
     assert match, "the login page has a CSRF field"
-    response = client.post("/login", data={"email": email, "password": password,
-                                           "csrf_token": match.group(1)})
+    response = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": match.group(1)},
+    )
     assert response.status_code == 302, response.get_data(as_text=True)

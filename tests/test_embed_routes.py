@@ -48,7 +48,9 @@ def embedded(
         yield crm, app
 
 
-def assert_lands_on_debtor(client: FlaskClient, response: TestResponse, crm: CRM) -> None:
+def assert_lands_on_debtor(
+    client: FlaskClient, response: TestResponse, crm: CRM
+) -> None:
     """A 303 to the debtor's sidebar page, which then shows the CRM's balance."""
     assert response.status_code == 303, response.get_data(as_text=True)
     location = response.headers["Location"]
@@ -85,8 +87,13 @@ def assert_not_signed_in(client: FlaskClient) -> None:
 # --- Salesforce Canvas --------------------------------------------------------------
 
 
-def canvas(secret: str, email: str = AGENT, record: str | None = None,
-           issued_at: float | None = None, **changes: Any) -> str:
+def canvas(
+    secret: str,
+    email: str = AGENT,
+    record: str | None = None,
+    issued_at: float | None = None,
+    **changes: Any,
+) -> str:
     """A Canvas signed request as Salesforce would POST it."""
     payload: dict[str, Any] = {
         "algorithm": "HMACSHA256",
@@ -94,8 +101,10 @@ def canvas(secret: str, email: str = AGENT, record: str | None = None,
         "userId": "005xx000001Sv6AAAS",
         "context": {
             "user": {"userId": "005xx000001Sv6AAAS", "email": email},
-            "environment": {"record": {"Id": record} if record else {},
-                            "parameters": {}},
+            "environment": {
+                "record": {"Id": record} if record else {},
+                "parameters": {},
+            },
         },
     }
     payload.update(changes)
@@ -137,24 +146,33 @@ def _tampered(secret: str) -> str:
 CANVAS_REFUSALS: dict[str, tuple[Callable[[str], str], str]] = {
     "a context swapped under a genuine signature": (_tampered, "does not match"),
     "a request signed with another secret": (
-        lambda s: canvas("not-the-consumer-secret"), "does not match"),
+        lambda s: canvas("not-the-consumer-secret"),
+        "does not match",
+    ),
     "a request issued an hour ago": (
-        lambda s: canvas(s, issued_at=time.time() - 3600), "s old"),
+        lambda s: canvas(s, issued_at=time.time() - 3600),
+        "s old",
+    ),
     "a request without a signature": (
-        lambda s: canvas(s).split(".", 1)[1], "not signed"),
+        lambda s: canvas(s).split(".", 1)[1],
+        "not signed",
+    ),
     "an empty form": (lambda s: "", "not signed"),
 }
 
 
 @pytest.mark.parametrize("case", list(CANVAS_REFUSALS), ids=list(CANVAS_REFUSALS))
-def test_canvas_refuses(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_canvas_refuses(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     build, phrase = CANVAS_REFUSALS[case]
     with embedded("salesforce", tmp_path, monkeypatch) as (crm, app):
         client = app.test_client()
         form = {"signed_request": build(crm.client_secret)}
         page = client.post("/embed/salesforce", data=form)
-        api = client.post("/embed/salesforce", data=form,
-                          headers={"Accept": "application/json"})
+        api = client.post(
+            "/embed/salesforce", data=form, headers={"Accept": "application/json"}
+        )
 
         assert_refused_page(page, phrase)
         assert_refused(api, phrase)
@@ -168,9 +186,11 @@ def test_canvas_refuses(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         (DISABLED, [f"copilot users add {DISABLED}", "is disabled", "re-enable"]),
         ("", ["did not say who you are"]),
     ],
-    ids=["an unknown Salesforce user is told which email to add",
-         "a disabled account is told to ask for re-enabling",
-         "a context without an email is refused"],
+    ids=[
+        "an unknown Salesforce user is told which email to add",
+        "a disabled account is told to ask for re-enabling",
+        "a context without an email is refused",
+    ],
 )
 def test_canvas_user_without_an_active_account(
     email: str, phrases: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -190,8 +210,12 @@ def test_only_the_signed_endpoints_skip_the_csrf_check(
     with embedded("salesforce", tmp_path, monkeypatch) as (crm, app):
         client = app.test_client()
         signed = canvas(crm.client_secret, record=crm.debtor_id)
-        assert client.post("/embed/salesforce",
-                           data={"signed_request": signed}).status_code == 303
+        assert (
+            client.post(
+                "/embed/salesforce", data={"signed_request": signed}
+            ).status_code
+            == 303
+        )
         other = client.post("/logout")
 
     assert other.status_code == 400
@@ -201,9 +225,12 @@ def test_the_csrf_exemption_lists_exactly_the_signed_unsafe_endpoints(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with embedded("hubspot", tmp_path, monkeypatch) as (_crm, app):
-        unsafe = {rule.endpoint for rule in app.url_map.iter_rules()
-                  if rule.endpoint.startswith("embed.")
-                  and (rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}}
+        unsafe = {
+            rule.endpoint
+            for rule in app.url_map.iter_rules()
+            if rule.endpoint.startswith("embed.")
+            and (rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}
+        }
 
     assert unsafe == CSRF_EXEMPT
 
@@ -214,8 +241,10 @@ def test_canvas_is_refused_when_another_crm_is_connected(
     with embedded("hubspot", tmp_path, monkeypatch) as (_crm, app):
         monkeypatch.setenv("SALESFORCE_CLIENT_SECRET", "a-secret")
         response = app.test_client().post(
-            "/embed/salesforce", data={"signed_request": canvas("a-secret")},
-            headers={"Accept": "application/json"})
+            "/embed/salesforce",
+            data={"signed_request": canvas("a-secret")},
+            headers={"Accept": "application/json"},
+        )
 
     assert response.status_code == 500
     error = response.get_json()["error"]
@@ -238,23 +267,41 @@ def card_fetch(
     alter: Callable[[dict[str, Any]], None] | None = None,
 ) -> TestResponse:
     """The card's ``hubspot.fetch``, signed as HubSpot signs it, then maybe altered."""
-    query = urlencode({"userId": "7", "userEmail": email, "portalId": "123",
-                       "associatedObjectId": crm.debtor_id,
-                       "associatedObjectType": "CONTACT"})
+    query = urlencode(
+        {
+            "userId": "7",
+            "userEmail": email,
+            "portalId": "123",
+            "associatedObjectId": crm.debtor_id,
+            "associatedObjectType": "CONTACT",
+        }
+    )
     timestamp = str(int((time.time() if signed_at is None else signed_at) * 1000))
-    signature = sign_hubspot_v3(method=method, uri=f"{base}/embed/hubspot?{query}",
-                                body=body, timestamp=timestamp,
-                                client_secret=crm.client_secret)
+    signature = sign_hubspot_v3(
+        method=method,
+        uri=f"{base}/embed/hubspot?{query}",
+        body=body,
+        timestamp=timestamp,
+        client_secret=crm.client_secret,
+    )
     request: dict[str, Any] = {
-        "query": query, "body": body,
-        "headers": {"X-HubSpot-Signature-v3": signature,
-                    "X-HubSpot-Request-Timestamp": timestamp,
-                    "Content-Type": "application/json", "Accept": "*/*"},
+        "query": query,
+        "body": body,
+        "headers": {
+            "X-HubSpot-Signature-v3": signature,
+            "X-HubSpot-Request-Timestamp": timestamp,
+            "Content-Type": "application/json",
+            "Accept": "*/*",
+        },
     }
     if alter:
         alter(request)
-    return client.open(f"/embed/hubspot?{request['query']}", method=method,
-                       data=request["body"], headers=request["headers"])
+    return client.open(
+        f"/embed/hubspot?{request['query']}",
+        method=method,
+        data=request["body"],
+        headers=request["headers"],
+    )
 
 
 def test_the_hubspot_card_gets_a_one_time_link_that_signs_in(
@@ -278,7 +325,9 @@ def test_a_signed_post_from_the_card_is_accepted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with embedded("hubspot", tmp_path, monkeypatch) as (crm, app):
-        answer = card_fetch(app.test_client(), crm, method="POST", body=b'{"open":true}')
+        answer = card_fetch(
+            app.test_client(), crm, method="POST", body=b'{"open":true}'
+        )
 
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert "/embed/link/" in answer.get_json()["url"]
@@ -295,23 +344,36 @@ def _drop_signature(request: dict[str, Any]) -> None:
 
 def _flip_signature(request: dict[str, Any]) -> None:
     signature = request["headers"]["X-HubSpot-Signature-v3"]
-    request["headers"]["X-HubSpot-Signature-v3"] = ("A" if signature[0] != "A" else "B") \
-        + signature[1:]
+    request["headers"]["X-HubSpot-Signature-v3"] = (
+        "A" if signature[0] != "A" else "B"
+    ) + signature[1:]
 
 
 HUBSPOT_REFUSALS: dict[str, tuple[dict[str, Any], str]] = {
     "another user's email put in the signed query": (
-        {"alter": _swap_user}, "does not match"),
+        {"alter": _swap_user},
+        "does not match",
+    ),
     "a body changed after signing": (
         {"method": "POST", "body": b"{}", "alter": lambda r: r.update(body=b'{"x":1}')},
-        "does not match"),
-    "a signature that was tampered with": ({"alter": _flip_signature}, "does not match"),
+        "does not match",
+    ),
+    "a signature that was tampered with": (
+        {"alter": _flip_signature},
+        "does not match",
+    ),
     "a request signed six minutes ago": (
-        {"signed_at": time.time() - 360}, "older than 300 s"),
+        {"signed_at": time.time() - 360},
+        "older than 300 s",
+    ),
     "a request without HubSpot's headers": (
-        {"alter": _drop_signature}, "no HubSpot signature"),
+        {"alter": _drop_signature},
+        "no HubSpot signature",
+    ),
     "a request signed for another host": (
-        {"base": "https://evil.example.com"}, "does not match"),
+        {"base": "https://evil.example.com"},
+        "does not match",
+    ),
 }
 
 
@@ -343,7 +405,10 @@ def test_behind_a_proxy_the_public_url_is_what_hubspot_signed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     public = "https://copilot.example.com"
-    with embedded("hubspot", tmp_path, monkeypatch, public_base_url=public) as (crm, app):
+    with embedded("hubspot", tmp_path, monkeypatch, public_base_url=public) as (
+        crm,
+        app,
+    ):
         client = app.test_client()
         answer = card_fetch(client, crm, base=public)
         local = card_fetch(client, crm)
@@ -357,21 +422,31 @@ def test_behind_a_proxy_the_public_url_is_what_hubspot_signed(
     ("make", "phrase"),
     [
         (lambda app, uid: issue_link(uid, "101", now=time.time() - 121), "expired"),
-        (lambda app, uid: issue_link(uid, "101")[:-3] + "abc", "not one the copilot issued"),
+        (
+            lambda app, uid: issue_link(uid, "101")[:-3] + "abc",
+            "not one the copilot issued",
+        ),
         (lambda app, uid: "not-a-link", "not one the copilot issued"),
     ],
-    ids=["a link older than two minutes", "a link with a changed signature",
-         "a made-up link"],
+    ids=[
+        "a link older than two minutes",
+        "a link with a changed signature",
+        "a made-up link",
+    ],
 )
 def test_a_bad_sign_in_link_is_refused(
-    make: Callable[[Flask, int], str], phrase: str, tmp_path: Path,
+    make: Callable[[Flask, int], str],
+    phrase: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with embedded("hubspot", tmp_path, monkeypatch) as (_crm, app):
         with app.test_request_context():
             token = make(app, 1)
         client = app.test_client()
-        response = client.get(f"/embed/link/{token}", headers={"Accept": "application/json"})
+        response = client.get(
+            f"/embed/link/{token}", headers={"Accept": "application/json"}
+        )
 
         assert_refused(response, phrase)
         assert_not_signed_in(client)
@@ -380,12 +455,16 @@ def test_a_bad_sign_in_link_is_refused(
 # --- Zoho CRM widget ----------------------------------------------------------------
 
 
-def widget_session(client: FlaskClient, crm: CRM, email: str = AGENT,
-                   org_id: str = ORG_ID) -> TestResponse:
+def widget_session(
+    client: FlaskClient, crm: CRM, email: str = AGENT, org_id: str = ORG_ID
+) -> TestResponse:
     """The widget's Connection call, with the user's Zoho OAuth token."""
     oauth = crm.emulator.issue_user_token(email, org_id=org_id)
-    return client.post("/embed/zoho/session", data={"record_id": crm.debtor_id},
-                       headers={"Authorization": f"Zoho-oauthtoken {oauth}"})
+    return client.post(
+        "/embed/zoho/session",
+        data={"record_id": crm.debtor_id},
+        headers={"Authorization": f"Zoho-oauthtoken {oauth}"},
+    )
 
 
 def test_the_zoho_widget_exchanges_its_connection_for_a_one_time_sign_in(
@@ -411,8 +490,10 @@ def test_the_zoho_session_accepts_a_json_body(
     with embedded("zoho", tmp_path, monkeypatch) as (crm, app):
         oauth = crm.emulator.issue_user_token(AGENT)
         answer = app.test_client().post(
-            "/embed/zoho/session", json={"record_id": crm.debtor_id},
-            headers={"Authorization": f"Zoho-oauthtoken {oauth}"})
+            "/embed/zoho/session",
+            json={"record_id": crm.debtor_id},
+            headers={"Authorization": f"Zoho-oauthtoken {oauth}"},
+        )
 
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert answer.get_json()["record_id"] == crm.debtor_id
@@ -424,11 +505,15 @@ def test_the_zoho_session_accepts_a_json_body(
         ({"email": STRANGER}, [f"copilot users add {STRANGER} --role agent", "Zoho"]),
         ({"org_id": OTHER_ORG_ID}, ["another Zoho organisation"]),
     ],
-    ids=["an unknown Zoho user is told which email to add",
-         "a user of another Zoho org is refused"],
+    ids=[
+        "an unknown Zoho user is told which email to add",
+        "a user of another Zoho org is refused",
+    ],
 )
 def test_the_zoho_session_refuses(
-    options: dict[str, str], phrases: list[str], tmp_path: Path,
+    options: dict[str, str],
+    phrases: list[str],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with embedded("zoho", tmp_path, monkeypatch) as (crm, app):
@@ -440,8 +525,11 @@ def test_the_zoho_session_refuses(
 @pytest.mark.parametrize(
     "authorization",
     ["", "Bearer 1000.abc", "Zoho-oauthtoken 1000.not-a-token-zoho-knows"],
-    ids=["no Authorization header", "a bearer token instead of Zoho's",
-         "a token Zoho does not know"],
+    ids=[
+        "no Authorization header",
+        "a bearer token instead of Zoho's",
+        "a token Zoho does not know",
+    ],
 )
 def test_the_zoho_session_needs_a_connection_token_zoho_accepts(
     authorization: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -451,29 +539,40 @@ def test_the_zoho_session_needs_a_connection_token_zoho_accepts(
         if authorization:
             headers["Authorization"] = authorization
         response = app.test_client().post(
-            "/embed/zoho/session", data={"record_id": crm.debtor_id}, headers=headers)
+            "/embed/zoho/session", data={"record_id": crm.debtor_id}, headers=headers
+        )
 
     assert response.status_code == 403, response.get_data(as_text=True)
     assert response.get_json()["error"]["code"] == "forbidden"
 
 
 def _zoho_token(**changes: Any) -> str:
-    values: dict[str, Any] = {"user_email": AGENT, "org_id": ORG_ID,
-                              "record_id": "5725767000000412001", "key": ZOHO_WIDGET_KEY}
+    values: dict[str, Any] = {
+        "user_email": AGENT,
+        "org_id": ORG_ID,
+        "record_id": "5725767000000412001",
+        "key": ZOHO_WIDGET_KEY,
+    }
     values.update(changes)
     return issue_widget_token(**values)
 
 
 ZOHO_REFUSALS: dict[str, tuple[Callable[[], str], str]] = {
     "a token signed with another key": (
-        lambda: _zoho_token(key="x" * 40), "signature does not match"),
+        lambda: _zoho_token(key="x" * 40),
+        "signature does not match",
+    ),
     "a token whose payload was changed": (
-        lambda: ".".join([_zoho_token().split(".")[0],
-                          _zoho_token(user_email="admin@example.com").split(".")[1],
-                          _zoho_token().split(".")[2]]),
-        "signature does not match"),
-    "an expired token": (
-        lambda: _zoho_token(now=time.time() - 600), "expired"),
+        lambda: ".".join(
+            [
+                _zoho_token().split(".")[0],
+                _zoho_token(user_email="admin@example.com").split(".")[1],
+                _zoho_token().split(".")[2],
+            ]
+        ),
+        "signature does not match",
+    ),
+    "an expired token": (lambda: _zoho_token(now=time.time() - 600), "expired"),
     "no token": (lambda: "", "no Zoho widget token"),
 }
 

@@ -97,10 +97,12 @@ def test_a_crm_outage_is_one_clear_error(
 def test_the_demo_crm_needs_no_emulator(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                         parallelism=1))
-    app = create_app({"TESTING": True}, settings=settings.model_copy(
-        update={"connector": "demo"}))
+    monkeypatch.setattr(
+        users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+    app = create_app(
+        {"TESTING": True}, settings=settings.model_copy(update={"connector": "demo"})
+    )
     ensure_demo_users(app)
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
@@ -140,17 +142,35 @@ def test_copilot_serve_runs_on_waitress_against_hubspot(tmp_path: Path) -> None:
     with running_crm("hubspot", tmp_path) as crm:
         database = Database.from_settings(Settings(data_dir=data_dir))
         with database.session() as session:
-            users.add_user(session, email=AGENT, name="Agent", role="agent",
-                           password=PASSWORD)
+            users.add_user(
+                session, email=AGENT, name="Agent", role="agent", password=PASSWORD
+            )
         database.dispose()
-        env = {**os.environ, **crm.env, "COPILOT_DATA_DIR": str(data_dir),
-               "COPILOT_HUBSPOT_BASE_URL": crm.emulator.url}
+        env = {
+            **os.environ,
+            **crm.env,
+            "COPILOT_DATA_DIR": str(data_dir),
+            "COPILOT_HUBSPOT_BASE_URL": crm.emulator.url,
+        }
         env.pop("COPILOT_CONNECTOR", None)
-        command = [str(Path(sys.executable).with_name("copilot")), "serve",
-                   "--connector", "hubspot", "--host", "127.0.0.1", "--port", str(port)]
+        command = [
+            str(Path(sys.executable).with_name("copilot")),
+            "serve",
+            "--connector",
+            "hubspot",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
         # cwd is not the repository, so the installed package must provide `server`.
-        server = subprocess.Popen(command, cwd=tmp_path, env=env,  # noqa: S603
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env=env,  # noqa: S603
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             base = f"http://127.0.0.1:{port}"
             with httpx.Client(base_url=base, trust_env=False, timeout=10) as client:
@@ -158,8 +178,14 @@ def test_copilot_serve_runs_on_waitress_against_hubspot(tmp_path: Path) -> None:
                 login = client.get("/login").text
                 token = re.search(r'name="csrf_token" value="([^"]+)"', login)
                 assert token
-                signed_in = client.post("/login", data={
-                    "email": AGENT, "password": PASSWORD, "csrf_token": token.group(1)})
+                signed_in = client.post(
+                    "/login",
+                    data={
+                        "email": AGENT,
+                        "password": PASSWORD,
+                        "csrf_token": token.group(1),
+                    },
+                )
                 page = client.get(f"/sidebar/debtors/{crm.debtor_id}")
         finally:
             server.terminate()
@@ -189,8 +215,10 @@ def _wait_until_up(client: httpx.Client, server: subprocess.Popen[bytes]) -> obj
 @pytest.mark.parametrize(
     ("configured", "expected"),
     [(logging.NOTSET, logging.WARNING), (logging.DEBUG, logging.DEBUG)],
-    ids=["unconfigured http loggers are quieted to WARNING",
-         "a level set by the operator's logging config is kept"],
+    ids=[
+        "unconfigured http loggers are quieted to WARNING",
+        "a level set by the operator's logging config is kept",
+    ],
 )
 def test_http_client_loggers_do_not_log_urls_at_info(
     configured: int, expected: int, settings: Settings
