@@ -182,8 +182,8 @@ def test_canvas_refuses(
 @pytest.mark.parametrize(
     ("email", "phrases"),
     [
-        (STRANGER, [f"copilot users add {STRANGER} --role agent", "does not exist"]),
-        (DISABLED, [f"copilot users add {DISABLED}", "is disabled", "re-enable"]),
+        (STRANGER, [f"copilot users add {STRANGER} --role agent", "no Collection"]),
+        (DISABLED, [f"as {DISABLED}", "is disabled", "re-enable"]),
         ("", ["did not say who you are"]),
     ],
     ids=[

@@ -92,13 +92,17 @@ def _local_user(email: str, crm: str) -> User:
         )
     with database().session() as s:
         user = s.scalar(select(User).where(func.lower(User.email) == address))
-    if user is None or not user.active:
-        state = "is disabled" if user is not None else "does not exist"
+    if user is None:
+        raise PermissionDeniedError(
+            f"You are signed in to {_LABELS[crm]} as {address}, but no Collection "
+            "Copilot account has that email. Ask an administrator to run "
+            f"`copilot users add {address} --role agent`, then open the copilot again."
+        )
+    if not user.active:
         raise PermissionDeniedError(
             f"You are signed in to {_LABELS[crm]} as {address}, but the Collection "
-            f"Copilot account with that email {state}. Ask an administrator to run "
-            f"`copilot users add {address} --role agent` (or to re-enable the account), "
-            "then open the copilot again."
+            "Copilot account with that email is disabled. Ask an administrator to "
+            "re-enable it, then open the copilot again."
         )
     return user
 
