@@ -384,3 +384,15 @@ def test_a_follow_up_may_cite_a_recorded_promise_and_payment() -> None:
 )
 def test_amounts_in_words_are_read() -> None:
     assert find_amounts("a balance of nine hundred seventy dollars")
+
+
+def test_contact_rules_are_the_timing_and_standing_ones() -> None:
+    from copilot.compliance import get_engine
+
+    engine = get_engine()
+
+    assert {"us.contact_time", "us.call_frequency", "us.cease_communication"} <= (
+        engine.contact_rule_ids("US"))
+    assert "us.threat_legal_action" not in engine.contact_rule_ids("US")
+    assert {"co.contact_hours", "co.sunday_or_holiday"} <= engine.contact_rule_ids("CO")
+    assert set(engine.rule_ids("US")) >= engine.contact_rule_ids("US")

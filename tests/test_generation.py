@@ -19,7 +19,7 @@ from copilot.cli import main
 from copilot.config import Settings
 from copilot.domain import Draft
 from copilot.errors import InputError, NotFoundError
-from copilot.generation.drafting import CONTACT_RULES, Drafter, DraftRequest
+from copilot.generation.drafting import Drafter, DraftRequest
 from copilot.generation.library import CHANNELS, GOALS, TemplateLibrary
 from copilot.generation.redaction import Redactor
 
@@ -114,7 +114,7 @@ def test_template_drafts_pass_every_text_rule(
         debtor_id=debtor_id, channel=channel, language=language, goal=goal,
         send_at=SEND_AT))
 
-    text_violations = [v.rule for v in result.draft.violations if v.rule not in CONTACT_RULES]
+    text_violations = [v.rule for v in result.text_violations]
     assert text_violations == [], result.draft.text
     assert result.draft.engine == "template"
 
@@ -169,7 +169,7 @@ def test_disclosures_are_inserted_by_code_even_when_the_model_drops_them(
     assert result.draft.engine == "fake model"
     assert "debt collector" in result.draft.text.lower()
     assert "stop" in result.draft.text.lower()
-    assert not [v for v in result.draft.violations if v.rule not in CONTACT_RULES]
+    assert not result.text_violations
 
 
 def test_an_invented_amount_is_repaired_on_the_next_attempt(
@@ -368,10 +368,22 @@ def test_the_packaged_local_model_personalises_or_falls_back_honestly(
 
     assert result.draft.tokens_out > 0, "the real model generated tokens"
     assert streamed, "tokens streamed as they were generated"
-    text_rules = [v.rule for v in result.draft.violations if v.rule not in CONTACT_RULES]
+    text_rules = [v.rule for v in result.text_violations]
     assert text_rules == [], "whatever engine wrote it, the final text passes the rules"
     if result.draft.engine == "template":
         assert result.draft.fallback_reason
     else:
         assert result.draft.engine.startswith("local")
         assert result.draft.fallback_reason is None
+
+
+def test_checks_passed_lists_every_rule_not_violated(
+    settings: Settings, crm: DemoConnector
+) -> None:
+    result = _drafter(settings, crm).draft(DraftRequest(
+        debtor_id="D-1003", channel="call", language="en", send_at=datetime.now(UTC)))
+
+    assert "us.call_frequency" in [v.rule for v in result.contact_violations]
+    assert "us.call_frequency" not in result.checks_passed
+    assert {"fact.amount_mismatch", "us.threat_legal_action"} <= set(result.checks_passed)
+    assert not result.allowed_now and result.next_allowed_at is not None

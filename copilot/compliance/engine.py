@@ -205,6 +205,21 @@ class Engine:
             }
         return out
 
+    def rule_ids(self, jurisdiction: str) -> list[str]:
+        """Ids of every rule in force for *jurisdiction*, in pack order."""
+        return [rule.id for rule in self.ruleset(jurisdiction).rules]
+
+    def contact_rule_ids(self, jurisdiction: str) -> set[str]:
+        """Rules about whether and when a contact may happen, which no rewording fixes."""
+        return {
+            rule.id
+            for rule in self.ruleset(jurisdiction).rules
+            if rule.checks and all(
+                check.kind.effective_category() in ("timing", "standing")
+                for check in rule.checks
+            )
+        }
+
     def ruleset(self, jurisdiction: str) -> RuleSet:
         """The compiled rules for *jurisdiction*."""
         ruleset = self._rulesets.get(jurisdiction)

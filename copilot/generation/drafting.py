@@ -26,13 +26,13 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from connectors.base import Connector
 from copilot.config import Settings
-from copilot.domain import Citation, DebtorContext, Draft
+from copilot.domain import Citation, DebtorContext, Draft, Violation
 from copilot.errors import CopilotError, InputError, ProviderError
 from copilot.generation.library import CHANNELS, GOALS, TemplateLibrary
 from copilot.generation.redaction import Redactor
 from copilot.generation.values import company_profile, template_values
 
-__all__ = ["CONTACT_RULES", "DraftRequest", "DraftResult", "Drafter", "ensure_disclosures"]
+__all__ = ["DraftRequest", "DraftResult", "Drafter", "ensure_disclosures"]
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,6 @@ TONES = ("firm", "neutral", "warm")
 MAX_REPAIRS = 2
 MAX_CHARS = {"sms": 320, "email": 1500, "letter": 2500, "call": 1200}
 MAX_TOKENS = {"sms": 120, "email": 400, "letter": 480, "call": 300}
-
-# Rules about whether and when the contact may happen at all; rewording cannot fix them.
-CONTACT_RULES = frozenset({
-    "us.contact_time", "us.call_frequency", "us.cease_communication",
-    "us.attorney_represented", "us.workplace_contact", "us.channel_opt_out",
-    "us.third_party_disclosure", "co.contact_hours", "co.sunday_or_holiday",
-    "co.contact_frequency", "co.unauthorized_channel", "co.third_party_contact",
-})
 
 # What to ask the policy knowledge base for: one question per aspect of the draft, so
 # each citation is the passage that governs that aspect.
@@ -107,6 +99,17 @@ class DraftResult:
     allowed_now: bool
     next_allowed_at: datetime | None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    contact_rules: frozenset[str] = frozenset()
+
+    @property
+    def text_violations(self) -> list[Violation]:
+        """Violations in the wording itself (rewording could fix them)."""
+        return [v for v in self.draft.violations if v.rule not in self.contact_rules]
+
+    @property
+    def contact_violations(self) -> list[Violation]:
+        """Violations about whether or when this contact may happen at all."""
+        return [v for v in self.draft.violations if v.rule in self.contact_rules]
 
     def to_json_dict(self) -> dict[str, Any]:
         """The API and ``--json`` shape."""
@@ -126,6 +129,7 @@ class DraftResult:
             "citations": [c.model_dump(mode="json") for c in draft.citations],
             "violations": [v.model_dump(mode="json") for v in draft.violations],
             "checks_passed": self.checks_passed,
+            "text_ok": not self.text_violations,
             "allowed_now": self.allowed_now,
             "next_allowed_at": self.next_allowed_at.isoformat()
             if self.next_allowed_at else None,
@@ -303,13 +307,13 @@ class Drafter:
             allowed_now=draft.allowed,
             next_allowed_at=base_check.next_allowed_at,
             attempts=attempts,
+            contact_rules=frozenset(
+                self.engine.contact_rule_ids(context.debtor.jurisdiction)
+            ),
         )
 
     def _rule_ids(self, jurisdiction: str) -> list[str]:
-        ids = getattr(self.engine, "rule_ids", None)
-        if callable(ids):
-            return list(ids(jurisdiction))
-        return []
+        return list(self.engine.rule_ids(jurisdiction))
 
     def _personalise(
         self, context: DebtorContext, request: DraftRequest, base: Draft, base_check: Any,
