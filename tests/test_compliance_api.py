@@ -378,12 +378,23 @@ def test_a_follow_up_may_cite_a_recorded_promise_and_payment() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    reason="amounts written in words are not read; see policies/rules/README.md",
-    strict=True,
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("a balance of nine hundred seventy dollars", "970"),
+        ("un saldo de ciento cincuenta mil pesos", "150000"),
+        ("a hundred and twenty dollars by Friday", "120"),
+    ],
+    ids=["english words", "spanish words", "english with and"],
 )
-def test_amounts_in_words_are_read() -> None:
-    assert find_amounts("a balance of nine hundred seventy dollars")
+def test_amounts_in_words_are_read(text: str, value: str) -> None:
+    from decimal import Decimal
+
+    assert [a.value for a in find_amounts(text)] == [Decimal(value)]
+
+
+def test_numbers_in_words_without_a_currency_are_not_money() -> None:
+    assert find_amounts("we tried to call you two times about three options") == []
 
 
 def test_contact_rules_are_the_timing_and_standing_ones() -> None:

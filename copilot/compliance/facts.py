@@ -86,6 +86,7 @@ _DATE_RE = re.compile(
 )
 
 _WORD_RE = re.compile(r"[^\W\d_]+", re.UNICODE)
+_MONEY_WORD = re.compile(r"\b(?:dollars?|d[oó]lares|pesos?|bucks)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,29 @@ def find_amounts(text: str) -> list[FoundAmount]:
             mult = mult.lower()
             value *= Decimal(1000) if mult == "mil" else Decimal(1_000_000)
         found.append(FoundAmount(value, currency, match.span(), match.group(0)))
+    return found + _amounts_in_words(text, [a.span for a in found])
+
+
+def _amounts_in_words(text: str, taken: list[tuple[int, int]]) -> list[FoundAmount]:
+    """Money written in words ("nine hundred seventy dollars", "doscientos mil pesos").
+
+    Only numbers said with a currency count: a bare "two" is not money. The reader is
+    the call-summary one, so both features understand the same phrasings.
+    """
+    if not _MONEY_WORD.search(text):
+        return []
+    from copilot.summaries.numbers import find_amounts as find_spoken
+
+    found: list[FoundAmount] = []
+    for language in ("en", "es"):
+        for mention in find_spoken(text, language):
+            span = (mention.start, mention.end)
+            overlaps = any(s < span[1] and span[0] < e for s, e in taken)
+            if not mention.words_only or mention.currency is None or overlaps:
+                continue
+            taken.append(span)
+            found.append(FoundAmount(mention.value, mention.currency, span,
+                                     text[span[0]:span[1]]))
     return found
 
 
