@@ -230,3 +230,35 @@ def test_a_failed_write_back_shows_and_can_be_retried(
     assert stored.write_back is not None and stored.write_back.attempts == 2
     with app.app_context(), database().session() as session:
         assert audit.verify(session).ok
+
+
+def test_the_background_retrier_lands_a_failed_write_back(
+    app: Flask, agent: FlaskClient, lead: FlaskClient, settings: Settings
+) -> None:
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from copilot.web.retrier import WriteBackRetrier
+    from copilot.workflow.models import WriteBack
+
+    draft_id = _submitted(agent)
+    working = services(app).connector
+    services(app).connector = FailingCRM(settings.data_dir / "demo_crm.sqlite")
+    _post(lead, f"/queue/drafts/{draft_id}/approve", text=record(app, draft_id).text)
+    assert record(app, draft_id).status == "write_back_failed"
+    services(app).connector = working
+    with app.app_context(), database().session() as session:
+        job = session.query(WriteBack).filter_by(draft_id=draft_id).one()
+        job.next_attempt_at = datetime.now(UTC) - timedelta(seconds=1)
+
+    retrier = WriteBackRetrier(app, interval_s=0.05).start()
+    try:
+        deadline = time.monotonic() + 20
+        while record(app, draft_id).status != "written_back":
+            assert time.monotonic() < deadline, "the retrier never landed the write-back"
+            time.sleep(0.05)
+    finally:
+        retrier.stop()
+
+    activities = working.activities("D-1001")  # type: ignore[attr-defined]
+    assert sum(1 for a in activities if draft_id in str(a)) == 1

@@ -41,6 +41,9 @@ def serve(host: str | None, port: int | None, connector: str | None, threads: in
     app = create_app(settings=settings)
     _prepare(app)
     logging.getLogger("waitress").setLevel(logging.WARNING)
+    from copilot.web.retrier import WriteBackRetrier
+
+    WriteBackRetrier(app).start()
     click.echo(
         f"Collection Copilot is running at http://{settings.host}:{settings.port}/sidebar "
         f"(CRM: {settings.connector}, text engine: {settings.llm_provider}). "
