@@ -72,6 +72,51 @@ def model_path(settings: Settings, crm: DemoConnector, model: object,
     return totals, firsts
 
 
+def _served_model(tmp: Path) -> tuple[Settings, object, object] | None:
+    """The packaged GGUF behind llama.cpp's OpenAI-compatible server, on loopback."""
+    import socket
+    import subprocess
+
+    import httpx
+
+    from copilot.providers import get_chat_model, packaged_gguf_path
+
+    gguf = packaged_gguf_path()
+    if gguf is None:
+        print("(openai-compatible server skipped: no packaged GGUF)")
+        return None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (tmp / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias",
+         "smollm2", "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+
+    def stop() -> None:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/models", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.3)
+    else:
+        stop()
+        print("(openai-compatible server skipped: it did not start)")
+        return None
+    settings = Settings(data_dir=tmp, llm_provider="openai", llm_model="smollm2",
+                        llm_base_url=base, redact_personal_data=True)
+    return settings, get_chat_model(settings), stop
+
+
 def main() -> None:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -98,12 +143,23 @@ def main() -> None:
                          _pct(totals, 0.95), statistics.median(firsts)))
         except (ImportError, AttributeError) as exc:
             print(f"(local model skipped: {exc})")
+        served = _served_model(Path(tmp))
+        if served is not None:
+            server_settings, model, stop = served
+            try:
+                totals, firsts = model_path(server_settings, crm, model,
+                                            "openai @ llama_cpp.server", args.model_drafts)
+                rows.append(("openai (llama.cpp server)", len(totals),
+                             statistics.median(totals), _pct(totals, 0.95),
+                             statistics.median(firsts)))
+            finally:
+                stop()
 
     print()
-    print(f"{'engine':<22} {'drafts':>6} {'median ms':>10} {'p95 ms':>10} {'first token ms':>15}")
+    print(f"{"engine":<27} {'drafts':>6} {'median ms':>10} {'p95 ms':>10} {'first token ms':>15}")
     for name, count, median, p95, first in rows:
         shown = f"{first:>15.0f}" if first is not None else f"{'-':>15}"
-        print(f"{name:<22} {count:>6} {median:>10.1f} {p95:>10.1f} {shown}")
+        print(f"{name:<27} {count:>6} {median:>10.1f} {p95:>10.1f} {shown}")
 
 
 if __name__ == "__main__":
