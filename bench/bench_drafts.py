@@ -156,7 +156,7 @@ def main() -> None:
                 stop()
 
     print()
-    print(f"{"engine":<27} {'drafts':>6} {'median ms':>10} {'p95 ms':>10} {'first token ms':>15}")
+    print(f"{'engine':<27} {'drafts':>6} {'median ms':>10} {'p95 ms':>10} {'first token ms':>15}")
     for name, count, median, p95, first in rows:
         shown = f"{first:>15.0f}" if first is not None else f"{'-':>15}"
         print(f"{name:<27} {count:>6} {median:>10.1f} {p95:>10.1f} {shown}")
