@@ -1,4 +1,12 @@
-"""Retrieval quality on the shared evaluation set (four documents, sixteen questions)."""
+"""Retrieval quality: the shared evaluation set and two held-out sets of our own.
+
+* shared: ``shared/eval/policies`` (four documents, sixteen questions).
+* held-out: ``tests/knowledge_questions.jsonl``, 24 questions over the packaged default
+  policies, written before the search glossary and used to check every tuning step.
+* blind: ``tests/knowledge_questions_blind.jsonl``, 16 more questions over the default
+  policies, written after the glossary and the weights were frozen and never tuned on;
+  its figures are the honest estimate of how retrieval does on new questions.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +18,15 @@ import pytest
 
 from copilot.config import Settings
 from copilot.knowledge import KnowledgeBase
+from copilot.knowledge.base import DEFAULT_POLICY_DIR
 from copilot.knowledge.evaluation import (
     EvalResult,
     evaluate,
     format_table,
     load_questions,
 )
+
+HERE = Path(__file__).resolve().parent
 
 
 def _eval_dir() -> Path:
@@ -37,33 +48,75 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EvalResult]:
     report = kb.ingest(sorted(folder.glob("*.md")))
     assert len(report.changed) == 4
     outcome = evaluate(kb, load_questions(folder))
-    print("\n" + format_table(outcome))
+    print("\nshared set\n" + format_table(outcome))
     yield outcome
     kb.close()
 
 
+@pytest.fixture(scope="module")
+def defaults_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
+    kb = KnowledgeBase(Settings(data_dir=tmp_path_factory.mktemp("held") / "data"))
+    assert kb.ensure_defaults(DEFAULT_POLICY_DIR)
+    yield kb
+    kb.close()
+
+
+@pytest.fixture(scope="module")
+def held_out(defaults_kb: KnowledgeBase) -> EvalResult:
+    outcome = evaluate(defaults_kb, load_questions(HERE / "knowledge_questions.jsonl"))
+    print("\nheld-out set\n" + format_table(outcome))
+    return outcome
+
+
+@pytest.fixture(scope="module")
+def blind(defaults_kb: KnowledgeBase) -> EvalResult:
+    path = HERE / "knowledge_questions_blind.jsonl"
+    outcome = evaluate(defaults_kb, load_questions(path))
+    print("\nblind set\n" + format_table(outcome))
+    return outcome
+
+
 @pytest.mark.parametrize(
-    ("group", "floor"),
-    [("overall", 0.85), ("direct", 1.0), ("cross_language", 0.8), ("paraphrase", 0.8)],
+    "group",
+    ["overall", "direct", "cross_language", "paraphrase"],
     ids=["overall", "direct", "cross language", "paraphrase"],
 )
-def test_recall_at_3_reaches_the_measured_floor(
-    result: EvalResult, group: str, floor: float
-) -> None:
-    assert result.table()[group]["recall@3"] >= floor
+def test_recall_at_3_meets_the_issue_target(result: EvalResult, group: str) -> None:
+    assert result.table()[group]["recall@3"] >= 0.9
 
 
 def test_mrr_and_recall_at_1(result: EvalResult) -> None:
     overall = result.table()["overall"]
     assert overall["recall@1"] >= 0.75
-    assert overall["mrr"] >= 0.8
+    assert overall["mrr"] >= 0.85
+
+
+@pytest.mark.parametrize(
+    ("group", "floor"),
+    [("overall", 0.9), ("direct", 1.0), ("cross_language", 0.9), ("paraphrase", 0.9)],
+    ids=["overall", "direct", "cross language", "paraphrase"],
+)
+def test_held_out_recall_at_3(held_out: EvalResult, group: str, floor: float) -> None:
+    assert held_out.table()[group]["recall@3"] >= floor
+
+
+@pytest.mark.parametrize(
+    ("group", "floor"),
+    [("overall", 0.75), ("paraphrase", 0.85), ("cross_language", 0.6)],
+    ids=["overall", "paraphrase", "cross language"],
+)
+def test_blind_recall_at_3_keeps_its_measured_floor(
+    blind: EvalResult, group: str, floor: float
+) -> None:
+    assert blind.table()[group]["recall@3"] >= floor
 
 
 @pytest.mark.xfail(
     strict=False,
-    reason="q02 (Spanish question on an English settlement deadline) and q03 (a paraphrase "
-    "with no shared words) rank 5th-6th; the issue's target of 0.9 per kind is not met yet",
+    reason="questions written after tuning miss more: blind recall@3 is 0.75, cross "
+    "language 0.62 (b10 'blacklisted forever', b11 'not told beforehand' and b16 "
+    "'embargo de salario' rank 4th-5th); the small embedders and the glossary do not "
+    "carry these idioms across languages",
 )
-@pytest.mark.parametrize("group", ["overall", "cross_language", "paraphrase"])
-def test_recall_at_3_meets_the_issue_target(result: EvalResult, group: str) -> None:
-    assert result.table()[group]["recall@3"] >= 0.9
+def test_blind_recall_at_3_meets_the_issue_target(blind: EvalResult) -> None:
+    assert blind.table()["overall"]["recall@3"] >= 0.9

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 
+# Bump when the texts handed to the embedders change, so Chroma is refilled.
+EMBEDDING_LAYOUT = "2"
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -250,6 +253,8 @@ class KnowledgeBase:
     def _adopt_legacy_vectors(self) -> None:
         """Move vectors that older releases kept in the registry into the cache."""
         legacy = self.registry.take_legacy_vectors()
+        if legacy is None:
+            return
         for model, vectors in legacy.items():
             self.cache.put(model, vectors)
         if legacy:
@@ -261,14 +266,26 @@ class KnowledgeBase:
         self.registry.drop_legacy_vectors()
 
     def _resync_if_needed(self) -> None:
-        """Refill Chroma from the registry when they disagree (new server, lost dir)."""
+        """Refill Chroma from the registry when they disagree (new server, lost dir).
+
+        Also when the texts given to the embedders changed between releases
+        (``EMBEDDING_LAYOUT``): the vectors in Chroma would then be stale.
+        """
         active = self.registry.active_passages()
         expected = {p.passage_id for p in active}
-        if self.store.count() == len(expected) and self.store.ids() == expected:
+        layout = self.registry.state("embedding_layout")
+        current = layout == EMBEDDING_LAYOUT or not self.registry.documents()
+        if (
+            current
+            and self.store.count() == len(expected)
+            and self.store.ids() == expected
+        ):
+            if layout != EMBEDDING_LAYOUT:
+                self.registry.set_state("embedding_layout", EMBEDDING_LAYOUT)
             return
         log.warning(
-            "Chroma holds a different set of passages than the registry; "
-            "rebuilding it from %d cached passages",
+            "Chroma holds a different set of passages or vectors than the registry; "
+            "rebuilding it from %d passages",
             len(expected),
         )
         by_doc: dict[str, list[StoredPassage]] = {}
@@ -278,6 +295,7 @@ class KnowledgeBase:
             passages = by_doc.get(doc, [])
             self.store.embed(passages)
             self.store.put(doc, passages)
+        self.registry.set_state("embedding_layout", EMBEDDING_LAYOUT)
 
     # --- ingest --------------------------------------------------------------------
 
@@ -360,9 +378,8 @@ class KnowledgeBase:
                         effective_date=metadata["effective_date"],
                     )
                 )
-            before = self.store.passage_embeddings.computed
             try:
-                self.store.embed(passages)
+                embedded = self.store.embed(passages)
             except CopilotError as exc:
                 return FileOutcome(str(path), doc, "failed", reason=exc.message)
             except Exception as exc:
@@ -374,7 +391,6 @@ class KnowledgeBase:
                     reason=f"embedding failed ({type(exc).__name__}: {exc}); "
                     "the previous version is still in force",
                 )
-            embedded = self.store.passage_embeddings.computed - before
             self._activate(
                 doc, passages, previous=active, new_version=(version, parsed, path)
             )

@@ -220,9 +220,13 @@ def eval_command(directory: Path | None) -> None:
     base = get_settings()
     with tempfile.TemporaryDirectory(prefix="copilot-eval-") as scratch:
         # the scratch data dir keeps the real index untouched; the embedding cache is
-        # not shared, so the first run embeds the corpus (a few seconds)
+        # the real one, so only the first run embeds the corpus
         settings = base.model_copy(
-            update={"data_dir": Path(scratch), "chroma_url": None}
+            update={
+                "data_dir": Path(scratch),
+                "chroma_url": None,
+                "embeddings_cache": base.embeddings_cache or base.data_dir,
+            }
         )
         kb = KnowledgeBase.from_settings(settings)
         report = kb.ingest(sorted(folder.glob("*.md")))

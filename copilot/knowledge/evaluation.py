@@ -1,8 +1,10 @@
 """Retrieval evaluation on the shared question set: recall@1, recall@3 and MRR.
 
-The set lives in ``shared/eval/policies/`` (four documents and ``questions.jsonl``). A
-question is a hit at k when a passage from the expected document under the expected
-``## `` heading is among the first k results.
+The shared set lives in ``shared/eval/policies/`` (four documents and
+``questions.jsonl``); a second, held-out set over the packaged default policies is in
+``tests/knowledge_questions.jsonl``. A question is a hit at k when a passage from the
+expected document under the expected ``## `` heading (or one of the ``also`` pairs, for a
+section that exists in two translations) is among the first k results.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ class Question:
     question: str
     doc: str
     heading: str
+    also: tuple[tuple[str, str], ...] = ()
+
+    def answered_by(self, doc: str, heading: str) -> bool:
+        """Whether a passage from *doc* under *heading* answers this question."""
+        return (doc, heading) == (self.doc, self.heading) or (doc, heading) in self.also
 
 
 @dataclass
@@ -79,8 +86,8 @@ def default_eval_dir() -> Path | None:
 
 
 def load_questions(directory: Path) -> list[Question]:
-    """Read ``questions.jsonl`` from an evaluation folder."""
-    path = directory / "questions.jsonl"
+    """Read questions from a JSON Lines file, or ``questions.jsonl`` in a folder."""
+    path = directory / "questions.jsonl" if directory.is_dir() else directory
     if not path.is_file():
         raise InputError(
             f"{directory} has no questions.jsonl; point at shared/eval/policies."
@@ -98,6 +105,9 @@ def load_questions(directory: Path) -> list[Question]:
                 question=raw["question"],
                 doc=raw["expect"]["doc"],
                 heading=raw["expect"]["heading"],
+                also=tuple(
+                    (alt["doc"], alt["heading"]) for alt in raw["expect"].get("also", [])
+                ),
             )
         )
     return questions
@@ -115,7 +125,7 @@ def evaluate(
             (
                 i + 1
                 for i, hit in enumerate(hits)
-                if hit.passage.doc == q.doc and hit.passage.heading == q.heading
+                if q.answered_by(hit.passage.doc, hit.passage.heading)
             ),
             None,
         )

@@ -153,6 +153,20 @@ class Registry:
         rows = self._query("SELECT value FROM state WHERE key = 'generation'")
         return int(rows[0][0]) if rows else 0
 
+    def state(self, key: str) -> str | None:
+        """A value from the registry's small key-value table."""
+        rows = self._query("SELECT value FROM state WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_state(self, key: str, value: str) -> None:
+        """Store a value in the registry's small key-value table."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) "
+                "DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
     @staticmethod
     def bump(conn: sqlite3.Connection) -> None:
         """Advance the generation inside a transaction."""
@@ -298,13 +312,13 @@ class Registry:
 
     # --- vectors cached here by earlier releases ---------------------------------------
 
-    def take_legacy_vectors(self) -> dict[str, dict[str, np.ndarray]]:
-        """Vectors an older release cached inside the registry, by model."""
+    def take_legacy_vectors(self) -> dict[str, dict[str, np.ndarray]] | None:
+        """Vectors an older release cached inside the registry, by model (None: none)."""
         exists = self._query(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'embeddings'"
         )
         if not exists:
-            return {}
+            return None
         by_model: dict[str, dict[str, np.ndarray]] = {}
         for model, text_hash, blob in self._query(
             "SELECT model, text_hash, vector FROM embeddings"

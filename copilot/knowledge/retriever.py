@@ -1,16 +1,19 @@
-"""Hybrid retrieval: two dense models and BM25, fused by query type.
+"""Hybrid retrieval: two dense models at two granularities and BM25, fused by query type.
 
-The measurements in the team's retrieval notes shaped this design:
+The measurements in the team's retrieval notes, and those in ``bench/bench_retrieval.py``
+on two question sets, shaped this design:
 
 * Reciprocal-rank fusion of dense and BM25 hurt paraphrased and cross-language questions,
   because BM25 ranks are noise when no word is shared. So the lexical score only weighs
   in strongly when the question holds something meant literally (a number, a citation
   such as ``1006.14`` or ``artículo 3``, a code or an acronym) that occurs in the corpus;
   otherwise it is a light tie-breaker.
-* The two packaged multilingual models fail on different questions (e5 on some
-  cross-language ones, USE on some paraphrases), and USE does best on sentences. So e5
-  scores whole passages, USE scores each sentence (prefixed by its heading) and a passage
-  takes its best sentence; the two are z-scored over the candidates and averaged.
+* The two packaged multilingual models fail on different questions (e5 on cross-language
+  ones, USE on some paraphrases), and both gain from sentence granularity. So three dense
+  signals are z-scored over the candidates and averaged: e5 on the whole passage, and e5
+  and USE on each sentence (prefixed by its heading), a passage taking its best sentence.
+* e5 crosses languages poorly, so the question is embedded together with its rough
+  translation from the bilingual glossary (:mod:`copilot.knowledge.glossary`).
 
 Candidates come from Chroma (nearest passages and nearest sentences) and from BM25; they
 are then rescored exactly from the cached vectors of the active passages.
@@ -30,6 +33,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from copilot.knowledge.glossary import Glossary, load_glossary
 from copilot.knowledge.ingest import exact_terms, tokenize
 from copilot.knowledge.registry import Registry, StoredPassage
 from copilot.knowledge.store import (
@@ -48,7 +52,9 @@ class ScoringConfig:
     """Weights of the fused score; the defaults are the measured best."""
 
     e5_weight: float = 1.0
+    e5_sentence_weight: float = 1.0
     use_weight: float = 1.0
+    translate: bool = True
     lexical_strong: float = 2.0
     lexical_weak: float = 0.25
     candidates: int = 40
@@ -81,18 +87,24 @@ class _Index:
         units = [
             (i, unit) for i, p in enumerate(self.passages) for unit in sentence_units(p)
         ]
+        texts = [unit for _, unit in units]
         self.unit_owner = np.array([i for i, _ in units], dtype=np.int64)
-        self.use = self._rows(
-            store.sentence_embeddings.vectors([unit for _, unit in units])
-        )
+        self.use = self._rows(store.sentence_embeddings.vectors(texts))
+        self.e5_units = self._rows(store.passage_embeddings.vectors(texts))
         # The mean vector of a corpus is mostly "this is a policy text in language X";
         # removing it spreads the compressed cosines apart.
         self.e5_mean = self.e5.mean(axis=0) if len(self.e5) else np.zeros(1, np.float32)
         self.use_mean = (
             self.use.mean(axis=0) if len(self.use) else np.zeros(1, np.float32)
         )
+        self.e5_units_mean = (
+            self.e5_units.mean(axis=0)
+            if len(self.e5_units)
+            else np.zeros(1, np.float32)
+        )
         self.e5_centered = _normalize(self.e5 - self.e5_mean)
         self.use_centered = _normalize(self.use - self.use_mean)
+        self.e5_units_centered = _normalize(self.e5_units - self.e5_units_mean)
         docs_with_sections = {p.doc for p in self.passages if len(p.heading_path) > 1}
         self.overview = np.array(
             [
@@ -118,6 +130,14 @@ class _Index:
     @staticmethod
     def _rows(matrix: np.ndarray) -> np.ndarray:
         return matrix if len(matrix) else np.zeros((0, 1), dtype=np.float32)
+
+    def best_unit(self, scores: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Per candidate row, the best score among its sentence units (-1 if none)."""
+        best = np.full(len(self.passages), -1.0, dtype=np.float32)
+        if scores.size:
+            np.maximum.at(best, self.unit_owner, scores.astype(np.float32))
+        out: np.ndarray = best[rows]
+        return out
 
     def lexical(self, tokens: list[str]) -> np.ndarray:
         known = [t for t in tokens if t in self.vocabulary]
@@ -157,6 +177,7 @@ class HybridSearcher:
         self.registry = registry
         self.store = store
         self.config = config or ScoringConfig()
+        self.glossary: Glossary = load_glossary()
         self._index: _Index | None = None
         self._lock = threading.Lock()
 
@@ -212,11 +233,14 @@ class HybridSearcher:
         as_of = as_of or date.today()
         where = self._where(jurisdiction, language, as_of)
 
+        dense_query = query
+        if cfg.translate:
+            dense_query = f"{query} {self.glossary.translate(query)}".strip()
         e5_query = np.asarray(
-            self.store.passage_embeddings.embed_query(query), np.float32
+            self.store.passage_embeddings.embed_query(dense_query), np.float32
         )
         use_query = np.asarray(
-            self.store.sentence_embeddings.embed_query(query), np.float32
+            self.store.sentence_embeddings.embed_query(dense_query), np.float32
         )
         tokens = tokenize(query)
         lexical = index.lexical(tokens)
@@ -246,18 +270,16 @@ class HybridSearcher:
 
         if cfg.center:
             e5_scores = index.e5_centered[rows] @ _normalize(e5_query - index.e5_mean)
-            use_matrix = index.use_centered
-            use_query = _normalize(use_query - index.use_mean)
+            e5_units = index.e5_units_centered @ _normalize(
+                e5_query - index.e5_units_mean
+            )
+            use_units = index.use_centered @ _normalize(use_query - index.use_mean)
         else:
             e5_scores = index.e5[rows] @ e5_query
-            use_matrix = index.use
-        use_all = use_matrix @ use_query if use_matrix.size else np.zeros(0, np.float32)
-        use_scores = np.full(rows.size, -1.0, dtype=np.float32)
-        slot = {int(r): j for j, r in enumerate(rows)}
-        for owner, value in zip(index.unit_owner, use_all, strict=True):
-            j = slot.get(int(owner))
-            if j is not None and value > use_scores[j]:
-                use_scores[j] = value
+            e5_units = index.e5_units @ e5_query
+            use_units = index.use @ use_query
+        e5_sentence_scores = index.best_unit(e5_units, rows)
+        use_scores = index.best_unit(use_units, rows)
 
         lexical_rows = lexical[rows]
         peak = float(lexical_rows.max()) if lexical_rows.size else 0.0
@@ -265,9 +287,12 @@ class HybridSearcher:
         literal = [t for t in exact_terms(query) if t in index.vocabulary]
         lexical_weight = cfg.lexical_strong if literal else cfg.lexical_weak
 
+        weights = cfg.e5_weight + cfg.e5_sentence_weight + cfg.use_weight
         dense = (
-            cfg.e5_weight * _zscore(e5_scores) + cfg.use_weight * _zscore(use_scores)
-        ) / max(cfg.e5_weight + cfg.use_weight, 1e-9)
+            cfg.e5_weight * _zscore(e5_scores)
+            + cfg.e5_sentence_weight * _zscore(e5_sentence_scores)
+            + cfg.use_weight * _zscore(use_scores)
+        ) / max(weights, 1e-9)
         fused = dense + lexical_weight * lexical_norm
         fused = fused - cfg.overview_penalty * index.overview[rows]
         order = np.argsort(-fused, kind="stable")[:k]
@@ -277,6 +302,7 @@ class HybridSearcher:
                 score=float(fused[j]),
                 parts={
                     "e5": float(e5_scores[j]),
+                    "e5_sentence": float(e5_sentence_scores[j]),
                     "use": float(use_scores[j]),
                     "bm25": float(lexical_rows[j]),
                     "lexical_weight": lexical_weight,

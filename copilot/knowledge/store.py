@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from copilot.knowledge.registry import StoredPassage
 __all__ = [
     "CachedEmbeddings",
     "VectorStore",
+    "heading_for_embedding",
     "passage_text_for_embedding",
     "sentence_units",
     "text_hash",
@@ -46,16 +48,31 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_ASIDE = re.compile(r"\s*\([^()]*\)")
+
+
+def heading_for_embedding(heading: str) -> str:
+    """A heading as the dense models see it: without parenthesised asides.
+
+    Asides in headings are references (rule ids, statute numbers) that mean nothing to
+    an embedder and, prefixed to every sentence, drown the topic words; the lexical
+    index still sees them.
+    """
+    return _ASIDE.sub("", heading).strip() or heading
+
+
 def passage_text_for_embedding(passage: StoredPassage) -> str:
     """What the main model sees for a passage: its heading path, then its text."""
-    return " > ".join(passage.heading_path) + "\n" + passage.text
+    path = " > ".join(heading_for_embedding(h) for h in passage.heading_path)
+    return path + "\n" + passage.text
 
 
 def sentence_units(passage: StoredPassage) -> list[str]:
-    """What the sentence model sees: each sentence prefixed by the passage heading."""
-    units = [passage.heading]
+    """What the sentence models see: the heading, then each sentence prefixed by it."""
+    heading = heading_for_embedding(passage.heading)
+    units = [heading]
     for paragraph in passage.text.split("\n\n"):
-        units.extend(f"{passage.heading}. {s}" for s in split_sentences(paragraph))
+        units.extend(f"{heading}. {s}" for s in split_sentences(paragraph))
     return units
 
 
@@ -205,13 +222,22 @@ class VectorStore:
             "effective": effective,
         }
 
-    def embed(self, passages: Sequence[StoredPassage]) -> None:
-        """Compute (or find cached) every vector these passages need, touching no index."""
-        self.passage_embeddings.embed_documents(
+    def embed(self, passages: Sequence[StoredPassage]) -> int:
+        """Compute (or find cached) every vector these passages need, touching no index.
+
+        Returns how many passages had to be embedded (were not in the cache).
+        """
+        before = self.passage_embeddings.computed
+        self.passage_embeddings.vectors(
             [passage_text_for_embedding(p) for p in passages]
         )
+        embedded = self.passage_embeddings.computed - before
         units = [unit for p in passages for unit in sentence_units(p)]
-        self.sentence_embeddings.embed_documents(units)
+        # both models score sentences: e5 is the better judge of paraphrase, USE of
+        # questions asked in the other language
+        self.sentence_embeddings.vectors(units)
+        self.passage_embeddings.vectors(units)
+        return embedded
 
     def put(self, doc: str, passages: Sequence[StoredPassage]) -> None:
         """Make *passages* the only ones of *doc* in both collections."""
