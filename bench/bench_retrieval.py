@@ -1,10 +1,13 @@
 """Benchmark the policy knowledge base: ingest throughput and query latency.
 
-    .venv/bin/python bench/bench_retrieval.py [--passages 1000] [--queries 60]
+    .venv/bin/python bench/bench_retrieval.py [--passages 1000] [--queries 60] [--eval]
 
 Generates a bilingual corpus of N passages (10 sections per document) in a scratch data
-directory, ingests it (embedding included, cold cache), then times searches end to end
-(query embedding with both models, Chroma, BM25 and fusion). Prints one table.
+directory, ingests it (embedding included, cold embedding cache), ingests it again into a
+second data directory that shares the cache, then times searches end to end (query
+embedding with both models, Chroma, BM25 and fusion). Prints one table. With ``--eval``
+it also prints recall@1, recall@3 and MRR on the shared evaluation set and on the two
+held-out sets over the default policies (``tests/knowledge_questions*.jsonl``).
 """
 
 from __future__ import annotations
@@ -96,17 +99,54 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
+def evaluation_tables() -> None:
+    """Print recall@1, recall@3 and MRR on the shared set and the two held-out sets."""
+    from copilot.knowledge.base import DEFAULT_POLICY_DIR
+    from copilot.knowledge.evaluation import (
+        default_eval_dir,
+        evaluate,
+        format_table,
+        load_questions,
+    )
+
+    tests = Path(__file__).resolve().parents[1] / "tests"
+    shared = default_eval_dir()
+    sets = [
+        ("held-out", DEFAULT_POLICY_DIR, tests / "knowledge_questions.jsonl"),
+        ("blind", DEFAULT_POLICY_DIR, tests / "knowledge_questions_blind.jsonl"),
+    ]
+    if shared is not None:
+        sets.insert(0, ("shared", shared, shared / "questions.jsonl"))
+    with tempfile.TemporaryDirectory(prefix="copilot-eval-") as scratch:
+        built: dict[Path, KnowledgeBase] = {}
+        for name, corpus, questions in sets:
+            if corpus not in built:
+                settings = Settings(data_dir=Path(scratch) / f"data{len(built)}")
+                built[corpus] = KnowledgeBase(settings)
+                built[corpus].ingest(sorted(corpus.glob("*.md")))
+            result = evaluate(built[corpus], load_questions(questions))
+            print(f"{name} set ({questions.name})\n{format_table(result)}\n")
+        for kb in built.values():
+            kb.close()
+
+
 def main() -> None:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passages", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=60)
+    parser.add_argument(
+        "--eval", action="store_true", help="Also print recall on the question sets."
+    )
     args = parser.parse_args()
+    if args.eval:
+        evaluation_tables()
 
     with tempfile.TemporaryDirectory(prefix="copilot-bench-") as scratch:
         root = Path(scratch)
         questions = build_corpus(root / "corpus", args.passages)
-        kb = KnowledgeBase(Settings(data_dir=root / "data"))
+        cache = root / "cache"
+        kb = KnowledgeBase(Settings(data_dir=root / "data", embeddings_cache=cache))
         # load both models before timing, so the figures exclude cold starts
         kb.store.passage_embeddings.inner.embed_documents(["warm up"])
         kb.store.sentence_embeddings.inner.embed_documents(["warm up"])
@@ -120,6 +160,14 @@ def main() -> None:
         kb.ingest([root / "corpus"])
         unchanged_s = time.perf_counter() - started
 
+        second = KnowledgeBase(
+            Settings(data_dir=root / "data2", embeddings_cache=cache)
+        )
+        started = time.perf_counter()
+        second.ingest([root / "corpus"])
+        shared_s = time.perf_counter() - started
+        second.close()
+
         latencies = []
         for question in (questions * 3)[: args.queries]:
             t0 = time.perf_counter()
@@ -132,6 +180,7 @@ def main() -> None:
         ("ingest time (cold cache)", f"{ingest_s:.1f} s"),
         ("ingest throughput", f"{stored / ingest_s:.1f} passages/s"),
         ("re-ingest, unchanged", f"{unchanged_s:.2f} s"),
+        ("ingest, new data dir, shared cache", f"{shared_s:.1f} s"),
         ("queries", f"{len(latencies)}"),
         ("query latency p50", f"{statistics.median(latencies):.0f} ms"),
         ("query latency p95", f"{_percentile(latencies, 0.95):.0f} ms"),

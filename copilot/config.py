@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         "vector, per model), which several data directories and processes may share. "
         "Empty means the data directory.",
     )
+    default_policies_dir: Path | None = Field(
+        default=None,
+        description="Folder of policy documents ingested on first run, when the "
+        "knowledge base is empty; empty means the packaged `policies/` (present in a "
+        "source checkout, not in a wheel).",
+    )
 
     # --- CRM ---------------------------------------------------------------------
     connector: str = Field(

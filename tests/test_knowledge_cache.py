@@ -1,4 +1,4 @@
-"""The embedding cache: shared between data directories, safe to share, self-healing."""
+"""The embedding cache (shared, safe to share, self-healing) and first-run policies."""
 
 from __future__ import annotations
 
@@ -175,3 +175,28 @@ def test_vectors_cached_in_an_old_registry_move_to_the_cache(tmp_path: Path) -> 
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
     assert "embeddings" not in tables
+
+
+def test_first_run_policies_come_from_the_setting(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "house-policies"
+    _policy(folder)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        embeddings_cache=tmp_path / "cache",
+        default_policies_dir=folder,
+    )
+    kb = KnowledgeBase(settings)
+    assert kb.ensure_defaults() is True
+    assert [d.doc for d in kb.list_documents()] == ["cards.md"]
+    kb.close()
+
+    empty = settings.model_copy(
+        update={"data_dir": tmp_path / "other", "default_policies_dir": tmp_path}
+    )
+    kb = KnowledgeBase(empty)
+    with caplog.at_level(logging.WARNING, logger="copilot.knowledge.base"):
+        assert kb.ensure_defaults() is False
+    assert "COPILOT_DEFAULT_POLICIES_DIR" in caplog.text
+    kb.close()

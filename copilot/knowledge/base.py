@@ -614,15 +614,23 @@ class KnowledgeBase:
         )
 
     def ensure_defaults(self, directory: Path | None = None) -> bool:
-        """Ingest the packaged default policies if no document is active; True if it did."""
+        """Ingest the default policies if no document is active; True if it did.
+
+        The folder is *directory*, else COPILOT_DEFAULT_POLICIES_DIR, else the packaged
+        ``policies/`` next to the source tree (a wheel does not carry it).
+        """
         if any(active is not None for _, active, _ in self.registry.documents()):
             return False
-        folder = directory or DEFAULT_POLICY_DIR
+        folder = directory or self.settings.default_policies_dir or DEFAULT_POLICY_DIR
         files = sorted(
             p for p in folder.glob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES
         )
         if not files:
-            log.warning("no default policies found in %s", folder)
+            log.warning(
+                "no default policies found in %s; set COPILOT_DEFAULT_POLICIES_DIR to "
+                "a folder of policy documents, or run `copilot policies ingest PATH`",
+                folder,
+            )
             return False
         report = self.ingest(files)
         for outcome in report.skipped:

@@ -106,7 +106,8 @@ def load_questions(directory: Path) -> list[Question]:
                 doc=raw["expect"]["doc"],
                 heading=raw["expect"]["heading"],
                 also=tuple(
-                    (alt["doc"], alt["heading"]) for alt in raw["expect"].get("also", [])
+                    (alt["doc"], alt["heading"])
+                    for alt in raw["expect"].get("also", [])
                 ),
             )
         )
