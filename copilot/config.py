@@ -237,6 +237,12 @@ class Settings(BaseSettings):
         description="With the demo connector and no users yet, create the demo agent, "
         "lead and admin accounts listed in the README.",
     )
+    demo_auto_sign_in: bool = Field(
+        default=True,
+        description="With the demo connector and demo users, a first visit to the "
+        "sidebar signs in as the demo agent (until someone signs out). Never applies "
+        "to a real CRM.",
+    )
     login_attempts: int = Field(
         default=5, ge=1, description="Failed sign-ins allowed per email in 5 minutes."
     )

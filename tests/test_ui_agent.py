@@ -270,7 +270,9 @@ def test_the_sidebar_speaks_spanish(client: FlaskClient) -> None:
     assert "Redactar un mensaje" in page and "Cuándo se permite contactar" in page
 
 
-def test_signed_out_users_are_sent_to_sign_in(app: Flask) -> None:
+def test_signed_out_users_are_sent_to_sign_in(settings: Settings) -> None:
+    app = make_app(settings.model_copy(update={"demo_auto_sign_in": False}))
+
     response = app.test_client().get("/sidebar/drafts")
 
     assert response.status_code == 302 and "/login" in response.headers["Location"]

@@ -40,11 +40,46 @@ def sign_in(client: FlaskClient, role: str = "agent") -> None:
     assert response.status_code == 302, response.get_data(as_text=True)
 
 
-def test_sidebar_redirects_to_sign_in(client: FlaskClient) -> None:
+def test_a_newcomer_to_the_demo_lands_in_the_sidebar_as_the_demo_agent(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/sidebar").get_data(as_text=True)
+
+    assert "Work queue" in page
+    assert "Signed in as Alex Agent (agent)" in page
+
+
+def test_after_signing_out_the_demo_asks_who_you_are(client: FlaskClient) -> None:
+    page = client.get("/sidebar").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+
+    client.post("/logout", data={"csrf_token": token.group(1)})
     response = client.get("/sidebar")
 
     assert response.status_code == 302
     assert "/login" in response.headers["Location"]
+
+
+def test_sidebar_redirects_to_sign_in_when_auto_sign_in_is_off(settings: Settings) -> None:
+    app = create_app({"TESTING": True},
+                     settings=settings.model_copy(update={"demo_auto_sign_in": False}))
+    ensure_demo_users(app)
+
+    response = app.test_client().get("/sidebar")
+
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_a_real_crm_never_signs_anyone_in_automatically(settings: Settings) -> None:
+    app = create_app({"TESTING": True},
+                     settings=settings.model_copy(update={"connector": "hubspot"}))
+    ensure_demo_users(app)
+
+    response = app.test_client().get("/sidebar")
+
+    assert response.status_code == 302
 
 
 def test_login_page_lists_the_demo_accounts(client: FlaskClient) -> None:

@@ -135,6 +135,8 @@ def requires(*roles: str) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             user = current_user()
+            if user is None and not request.path.startswith("/api/"):
+                user = _demo_auto_sign_in()
             if user is None:
                 if request.path.startswith("/api/"):
                     abort(401, description="Sign in or send an API token "
@@ -204,9 +206,27 @@ def _demo_hint() -> list[tuple[str, str, str, str]]:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    """Sign out."""
+    """Sign out (and stop the demo's automatic sign-in for this browser)."""
     session.clear()
+    session["signed_out"] = True
     return redirect(url_for("auth.login"))
+
+
+def _demo_auto_sign_in() -> User | None:
+    """On the demo CRM only, a newcomer's first visit signs in as the demo agent."""
+    settings = services().settings
+    if not (settings.connector == "demo" and settings.demo_users
+            and settings.demo_auto_sign_in) or session.get("signed_out"):
+        return None
+    with database().session() as s:
+        agent = s.scalar(select(User).where(User.email == DEMO_USERS[0][0]))
+        if agent is None or not agent.active:
+            return None
+        audit.append(s, actor=agent.email, action="auth.demo_auto_sign_in",
+                     subject=f"user:{agent.id}")
+    login_user(agent)
+    g.user = agent
+    return agent
 
 
 def ensure_demo_users(app: Flask) -> None:

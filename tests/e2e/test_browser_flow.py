@@ -175,3 +175,18 @@ def test_admin_pages_render_in_the_browser(
     assert response.status == 200
     assert admin.locator("h1").count() == 1
     shoot(admin, f"11-admin-{path.strip('/').replace('/', '-')}")
+
+
+def test_a_newcomer_lands_in_the_sidebar_as_the_demo_agent(
+    browser: Any, live_app: LiveApp, shoot: Shoot
+) -> None:
+    context = browser.new_context(viewport={"width": 360, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(f"{live_app.url}/")
+
+        page.wait_for_url(f"{live_app.url}/sidebar")
+        assert "Signed in as Alex Agent (agent)" in page.content()
+        shoot(page, "00-newcomer-lands-signed-in")
+    finally:
+        context.close()
