@@ -24,7 +24,7 @@ import holidays
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from copilot.compliance.facts import detect_language, find_dates
-from copilot.domain import Money
+from copilot.domain import Channel, Money, RecipientRole
 
 if TYPE_CHECKING:
     from copilot.compliance.context import CheckContext
@@ -34,17 +34,8 @@ __all__ = ["KINDS", "Hit", "Kind", "KindSettings", "loosened"]
 log = logging.getLogger(__name__)
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-ChannelName = Literal["call", "sms", "email", "letter", "voicemail"]
-RoleName = Literal[
-    "debtor",
-    "spouse",
-    "attorney",
-    "employer",
-    "reference",
-    "relative",
-    "co_debtor",
-    "unknown",
-]
+ChannelName = Channel
+RoleName = RecipientRole
 AccountFlag = Literal["time_barred", "legal_action_intended", "legal_process_open"]
 DebtorFlag = Literal[
     "attorney_represented",
