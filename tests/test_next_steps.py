@@ -102,3 +102,13 @@ def test_a_hardship_pause_would_draft_on_a_channel_open_now(
     assert step.action == "hardship_pause" and step.allowed_now
     assert step.draft is not None and step.draft["goal"] == "hardship"
     assert step.draft["channel"] in ("sms", "email", "letter", "call")
+
+
+def test_reasons_speak_the_interface_language(crm: DemoConnector, settings: Settings) -> None:
+    context = crm.fetch_context("D-1009")
+
+    english = rank_next_steps(context, get_engine(settings))[0].reasons
+    spanish = rank_next_steps(context, get_engine(settings), language="es")[0].reasons
+
+    assert english == ["the debt is disputed and verification was not sent"]
+    assert spanish == ["la deuda está en disputa y no se han enviado los soportes"]

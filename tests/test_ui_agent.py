@@ -287,3 +287,10 @@ def test_both_catalogues_have_the_same_keys_and_cover_the_templates() -> None:
 
     assert set(english) == set(spanish)
     assert used <= set(english), sorted(used - set(english))
+
+
+def test_next_step_reasons_follow_the_interface_language(client: FlaskClient) -> None:
+    page = client.get("/sidebar/debtors/D-1002?lang=es").get_data(as_text=True)
+
+    assert "días de mora" in page
+    assert "days past due" not in page

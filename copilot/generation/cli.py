@@ -112,8 +112,10 @@ def _moment(raw: str | None) -> datetime | None:
 @click.command("next-steps")
 @click.option("--debtor", "debtor_id", required=True, help="Debtor id in the CRM.")
 @click.option("--at", "at", default=None, help="ISO-8601 moment to plan from (default: now).")
+@click.option("--lang", "language", type=click.Choice(["en", "es"]), default="en",
+              show_default=True, help="Language of the reasons.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def next_steps(debtor_id: str, at: str | None, as_json: bool) -> None:
+def next_steps(debtor_id: str, at: str | None, language: str, as_json: bool) -> None:
     """Rank the next actions for a debtor, each with when it is allowed and why."""
     from connectors.base import get_connector
     from copilot.compliance import get_engine
@@ -122,7 +124,7 @@ def next_steps(debtor_id: str, at: str | None, as_json: bool) -> None:
     settings = get_settings()
     context = get_connector(settings).fetch_context(debtor_id)
     steps = rank_next_steps(context, get_engine(settings), now=_moment(at),
-                            knowledge=_knowledge(settings))
+                            knowledge=_knowledge(settings), language=language)
     if as_json:
         click.echo(json.dumps({"debtor_id": debtor_id,
                                "steps": [s.to_json_dict() for s in steps]},

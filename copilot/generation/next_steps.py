@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from copilot.domain import Citation, DebtorContext
 
@@ -25,6 +29,7 @@ _CHANNEL = {"call": "call", "sms": "sms", "email": "email", "letter": "letter",
             "payment_plan_offer": "any", "hardship_pause": "any",
             "send_validation": "letter"}
 _ANY_ORDER = ("call", "sms", "email", "letter")
+_REASONS = Path(__file__).with_name("reasons.yaml")
 _DRAFT_GOAL = {"call": "reminder", "sms": "reminder", "email": "reminder",
                "letter": "reminder", "payment_plan_offer": "plan_offer",
                "hardship_pause": "hardship"}
@@ -75,7 +80,21 @@ def _usd_equivalent(context: DebtorContext) -> float:
     return float(balance.amount) * rate
 
 
-def _candidates(context: DebtorContext, now: datetime) -> dict[str, tuple[float, list[str]]]:
+@lru_cache(maxsize=1)
+def _catalogue() -> dict[str, dict[str, str]]:
+    data: dict[str, dict[str, str]] = yaml.safe_load(_REASONS.read_text("utf-8"))
+    return data
+
+
+def _reason(key: str, language: str, **params: Any) -> str:
+    """One reason, in *language* (English when that language has none)."""
+    entry = _catalogue()[key]
+    return entry.get(language, entry["en"]).format(**params)
+
+
+def _candidates(
+    context: DebtorContext, now: datetime, language: str = "en"
+) -> dict[str, tuple[float, list[str]]]:
     """Base score and reasons per action, from the account's facts alone."""
     debtor, account = context.debtor, context.account
     today = now.astimezone(debtor.zone).date()
@@ -83,21 +102,21 @@ def _candidates(context: DebtorContext, now: datetime) -> dict[str, tuple[float,
     balance = _usd_equivalent(context)
     scores: dict[str, tuple[float, list[str]]] = {}
 
-    def add(action: str, points: float, reason: str) -> None:
+    def add(action: str, points: float, key: str, **params: Any) -> None:
         score, reasons = scores.get(action, (0.0, []))
-        scores[action] = (score + points, [*reasons, reason])
+        scores[action] = (score + points, [*reasons, _reason(key, language, **params)])
 
     if debtor.cease_requested:
-        add("close", 90, "the debtor asked us to stop contacting them")
+        add("close", 90, "cease")
         if account.legal_action_intended or account.legal_process_open:
-            add("escalate_legal_review", 60, "legal action is recorded as intended")
+            add("escalate_legal_review", 60, "legal_intended")
         return scores
     if debtor.attorney_represented:
-        add("wait", 85, "the debtor is represented by an attorney: contact the attorney")
+        add("wait", 85, "attorney")
         return scores
     if debtor.disputed and not debtor.verification_sent:
-        add("send_validation", 95, "the debt is disputed and verification was not sent")
-        add("wait", 40, "collection pauses until verification is sent")
+        add("send_validation", 95, "dispute_open")
+        add("wait", 40, "dispute_pause")
         return scores
 
     broken = [p for p in context.promises if p.status == "broken"]
@@ -107,33 +126,33 @@ def _candidates(context: DebtorContext, now: datetime) -> dict[str, tuple[float,
     last = context.contact_attempts[-1] if context.contact_attempts else None
 
     for action in ("call", "sms", "email", "letter"):
-        add(action, 20, "contact keeps the account moving")
+        add(action, 20, "keep_moving")
     if dpd > 0:
-        add("call", min(dpd, 180) / 6, f"{dpd} days past due")
-        add("sms", min(dpd, 180) / 9, f"{dpd} days past due")
+        add("call", min(dpd, 180) / 6, "days_past_due", days=dpd)
+        add("sms", min(dpd, 180) / 9, "days_past_due", days=dpd)
     if balance > 1000:
-        add("call", 8, "the balance is large")
+        add("call", 8, "large_balance")
     if broken:
-        add("call", 25, f"{len(broken)} broken promise(s) to pay")
+        add("call", 25, "broken_promises", count=len(broken))
     if plan is not None and plan.status == "broken":
-        add("call", 20, "the payment plan is broken")
-        add("payment_plan_offer", 30, "a broken plan may be rebuilt on new terms")
+        add("call", 20, "plan_broken")
+        add("payment_plan_offer", 30, "plan_rebuild")
     if pending:
         days = (pending[0].due - today).days
         if days <= 3:
-            add("sms", 30, f"a promise to pay is due in {max(days, 0)} day(s)")
+            add("sms", 30, "promise_due", days=max(days, 0))
     if debtor.hardship:
-        add("hardship_pause", 55, "a hardship is recorded")
-        add("payment_plan_offer", 20, "smaller payments may suit the hardship")
+        add("hardship_pause", 55, "hardship")
+        add("payment_plan_offer", 20, "hardship_plan")
     elif dpd > 60 and (plan is None or plan.status != "active"):
-        add("payment_plan_offer", 35, "long past due with no active plan")
+        add("payment_plan_offer", 35, "no_plan")
     if account.time_barred:
-        add("letter", 10, "time-barred debt: written contact, no suit may be threatened")
-        add("close", 30, "the debt is past the statute of limitations")
+        add("letter", 10, "time_barred_letter")
+        add("close", 30, "time_barred_close")
     elif account.legal_action_intended and dpd > 180:
-        add("escalate_legal_review", 45, "over 180 days past due with legal action intended")
+        add("escalate_legal_review", 45, "escalate")
     if last is not None and last.outcome == "conversation":
-        add("email", 5, "a recent conversation can be followed up in writing")
+        add("email", 5, "follow_up_writing")
     if "sms" in debtor.opted_out_channels:
         scores.pop("sms", None)
     if "email" in debtor.opted_out_channels or not debtor.email:
@@ -153,13 +172,13 @@ def _best_channel(context: DebtorContext, windows: dict[str, Any]) -> str:
 
 def rank_next_steps(
     context: DebtorContext, engine: Any, *, now: datetime | None = None,
-    knowledge: Any | None = None, limit: int = 6,
+    knowledge: Any | None = None, limit: int = 6, language: str = "en",
 ) -> list[NextStep]:
     """Ranked next actions, each with when it is allowed, why, and what it would draft."""
     moment = now or datetime.now(UTC)
     steps: list[NextStep] = []
     windows = engine.contact_windows(context, moment)
-    for action, (score, reasons) in _candidates(context, moment).items():
+    for action, (score, reasons) in _candidates(context, moment, language).items():
         channel = _CHANNEL.get(action)
         if channel == "any":
             channel = _best_channel(context, windows)
@@ -187,8 +206,8 @@ def rank_next_steps(
     ):
         opens = [s.allowed_at for s in contacts if s.allowed_at is not None]
         first = min(opens) if opens else None
-        reason = ("no channel is lawful right now; the first opens "
-                  f"{first.isoformat()}" if first else "no channel is lawful now")
+        reason = (_reason("nothing_open", language, when=first.isoformat()) if first
+                  else _reason("nothing_open_never", language))
         steps.append(NextStep(action="wait", score=50, allowed_now=True,
                               allowed_at=moment, reasons=[reason]))
     steps.sort(key=lambda s: (-s.score, ACTIONS.index(s.action)))

@@ -130,11 +130,15 @@ def agent_panel(context: DebtorContext) -> dict[str, Any]:
     now = datetime.now(UTC)
     engine = svc.compliance
     windows = engine.contact_windows(context, now)
+    from flask import g
+
+    language = getattr(g, "ui_language", "en")
     try:
-        steps = rank_next_steps(context, engine, now=now, knowledge=knowledge_or_none())
+        steps = rank_next_steps(context, engine, now=now, knowledge=knowledge_or_none(),
+                                language=language)
     except CopilotError as exc:
         log.warning("next steps without citations (%s)", exc.code)
-        steps = rank_next_steps(context, engine, now=now)
+        steps = rank_next_steps(context, engine, now=now, language=language)
     user = current_user()
     assert user is not None
     with database().session() as session:

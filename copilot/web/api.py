@@ -256,8 +256,11 @@ def next_steps(debtor_id: str) -> ResponseReturnValue:
     from copilot.web.agent import knowledge_or_none
 
     svc = services()
+    language = request.args.get("lang", "en")
+    if language not in ("en", "es"):
+        raise InputError(f"lang must be en or es, not {language!r}.")
     steps = rank_next_steps(svc.connector.fetch_context(debtor_id), svc.compliance,
-                            knowledge=knowledge_or_none())
+                            knowledge=knowledge_or_none(), language=language)
     return jsonify({"debtor_id": debtor_id, "steps": [s.to_json_dict() for s in steps]})
 
 
