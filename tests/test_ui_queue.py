@@ -262,3 +262,21 @@ def test_the_background_retrier_lands_a_failed_write_back(
 
     activities = working.activities("D-1001")  # type: ignore[attr-defined]
     assert sum(1 for a in activities if draft_id in str(a)) == 1
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("/queue", "/queue"), ("/\t/evil.example", None), ("//evil.example", None)],
+    ids=["back to the queue", "a tab trick goes to the review", "another site is refused"],
+)
+def test_retry_now_returns_only_to_a_local_page(
+    app: Flask, agent: FlaskClient, lead: FlaskClient, target: str, expected: str | None
+) -> None:
+    draft_id = _submitted(agent)
+    _post(lead, f"/queue/drafts/{draft_id}/approve", text=record(app, draft_id).text)
+
+    response = lead.post(f"/queue/drafts/{draft_id}/write-back",
+                         data={"csrf_token": csrf(lead, "/queue"), "next": target})
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == (expected or f"/queue/drafts/{draft_id}")

@@ -194,3 +194,29 @@ def test_frame_ancestors_follow_the_active_crm(settings: Settings) -> None:
     policy = app.test_client().get("/login").headers["Content-Security-Policy"]
 
     assert "frame-ancestors 'self' https://app.hubspot.com" in policy
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/sidebar/drafts", "/sidebar/drafts"),
+        ("https://evil.example/x", "/sidebar"),
+        ("//evil.example/x", "/sidebar"),
+        ("/\\evil.example/x", "/sidebar"),
+        ("/\t/evil.example/x", "/sidebar"),
+        ("/\n/evil.example/x", "/sidebar"),
+    ],
+    ids=["a local path is kept", "an absolute URL is dropped",
+         "a scheme-relative URL is dropped", "a backslash trick is dropped",
+         "a tab trick is dropped", "a newline trick is dropped"],
+)
+def test_sign_in_goes_only_to_local_pages(
+    client: FlaskClient, target: str, expected: str
+) -> None:
+    email, _name, _role, password = DEMO_USERS[0]
+    response = client.post("/login", query_string={"next": target},
+                           data={"email": email, "password": password,
+                                 "csrf_token": _csrf(client)})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == expected

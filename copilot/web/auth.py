@@ -38,8 +38,8 @@ from copilot.workflow import users as accounts
 from copilot.workflow.db import Database
 from copilot.workflow.models import AuditEntry, User, utcnow
 
-__all__ = ["DEMO_USERS", "bp", "current_user", "database", "init_auth", "login_user",
-           "requires"]
+__all__ = ["DEMO_USERS", "bp", "current_user", "database", "init_auth", "local_target",
+           "login_user", "requires"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,21 @@ def login_user(user: User) -> None:
     session["uid"] = user.id
     session["lang"] = user.ui_language
     csrf_token()
+
+
+def local_target(target: str | None, fallback: str) -> str:
+    """*target* when it is a path on this site, else *fallback* (no open redirects)."""
+    value = target or ""
+    # Browsers drop tabs and newlines and read a backslash as a slash, so "/\t/x.com"
+    # and "/\\x.com" would leave the site just like "//x.com".
+    if (
+        not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+    ):
+        return fallback
+    return value
 
 
 def _load_user() -> None:
@@ -190,10 +205,8 @@ def login() -> ResponseReturnValue:
                              subject=f"user:{user.id}")
         if user is not None:
             login_user(user)
-            target = request.args.get("next") or ""
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("sidebar.queue")
-            return redirect(target)
+            return redirect(local_target(request.args.get("next"),
+                                         url_for("sidebar.queue")))
         error = "invalid"
     return render_template("login.html", error=error, email=email,
                            demo_users=_demo_hint()), (401 if error else 200)

@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from copilot.errors import ConflictError, NotFoundError
 from copilot.web.agent import fresh_checker
-from copilot.web.auth import current_user, database, requires
+from copilot.web.auth import current_user, database, local_target, requires
 from copilot.web.i18n import translate
 from copilot.web.services import services
 from copilot.workflow import drafts as workflow
@@ -174,9 +174,8 @@ def retry_one(draft_id: str) -> ResponseReturnValue:
     status = _write_back(draft_id)
     flash(translate("flash.written" if status == "done" else "flash.write_failed"),
           "ok" if status == "done" else "warn")
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("queue.review", draft_id=draft_id)
+    target = local_target(request.form.get("next"),
+                          url_for("queue.review", draft_id=draft_id))
     return redirect(target, 303)
 
 
