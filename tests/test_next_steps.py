@@ -112,3 +112,37 @@ def test_reasons_speak_the_interface_language(crm: DemoConnector, settings: Sett
 
     assert english == ["the debt is disputed and verification was not sent"]
     assert spanish == ["la deuda está en disputa y no se han enviado los soportes"]
+
+
+def test_the_first_channel_to_open_is_chosen_by_moment_not_by_text(
+    crm: DemoConnector,
+) -> None:
+    from copilot.generation.next_steps import _best_channel
+
+    context = crm.fetch_context("D-1001")
+    # New York falls back at 02:00 EDT: 01:30 EDT (05:30Z) comes before 01:10 EST (06:10Z),
+    # though its ISO text sorts after it.
+    windows = {
+        "call": {"allowed_now": False, "next_allowed_at": "2026-11-01T01:10:00-05:00"},
+        "sms": {"allowed_now": False, "next_allowed_at": "2026-11-01T01:30:00-04:00"},
+        "email": {"allowed_now": False, "next_allowed_at": None},
+        "letter": {"allowed_now": False, "next_allowed_at": None},
+    }
+
+    assert _best_channel(context, windows) == "sms"
+
+
+def test_a_large_balance_is_weighed_in_exact_money(
+    crm: DemoConnector, settings: Settings
+) -> None:
+    from decimal import Decimal
+
+    from copilot.generation.next_steps import _usd_equivalent
+
+    context = crm.fetch_context("D-1002")
+    assert context.account.balance.currency == "COP"
+
+    equivalent = _usd_equivalent(context)
+
+    assert isinstance(equivalent, Decimal)
+    assert equivalent == context.account.balance.amount / Decimal(4000)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -74,10 +75,20 @@ class NextStep:
         }
 
 
-def _usd_equivalent(context: DebtorContext) -> float:
+# A rough peso rate, only to rank: "a large balance" means the same in both countries.
+_COP_PER_USD = Decimal(4000)
+
+
+def _usd_equivalent(context: DebtorContext) -> Decimal:
     balance = context.account.balance
-    rate = 1 / 4000 if balance.currency == "COP" else 1.0
-    return float(balance.amount) * rate
+    if balance.currency == "COP":
+        return balance.amount / _COP_PER_USD
+    return balance.amount
+
+
+def _moment(value: Any) -> datetime | None:
+    """A window's next_allowed_at (ISO text or datetime) as a datetime."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 @lru_cache(maxsize=1)
@@ -130,7 +141,7 @@ def _candidates(
     if dpd > 0:
         add("call", min(dpd, 180) / 6, "days_past_due", days=dpd)
         add("sms", min(dpd, 180) / 9, "days_past_due", days=dpd)
-    if balance > 1000:
+    if balance > Decimal(1000):
         add("call", 8, "large_balance")
     if broken:
         add("call", 25, "broken_promises", count=len(broken))
@@ -166,8 +177,15 @@ def _best_channel(context: DebtorContext, windows: dict[str, Any]) -> str:
     open_now = [c for c in usable if windows.get(c, {}).get("allowed_now")]
     if open_now:
         return open_now[0]
-    timed = [(str(windows.get(c, {}).get("next_allowed_at") or "9999"), c) for c in usable]
-    return min(timed)[1] if timed else "letter"
+    # Compare moments, not their ISO text: offsets differ across a DST change.
+    timed = [
+        (opens, c)
+        for c in usable
+        if (opens := _moment(windows.get(c, {}).get("next_allowed_at"))) is not None
+    ]
+    if timed:
+        return min(timed)[1]
+    return usable[0] if usable else "letter"
 
 
 def rank_next_steps(
@@ -186,8 +204,7 @@ def rank_next_steps(
         if channel is not None:
             window = windows.get(channel, {})
             allowed_now = bool(window.get("allowed_now", False))
-            raw = window.get("next_allowed_at")
-            allowed_at = datetime.fromisoformat(raw) if isinstance(raw, str) else raw
+            allowed_at = _moment(window.get("next_allowed_at"))
             blocked_by = list(window.get("reasons", []))
             if not allowed_now:
                 score -= 50
