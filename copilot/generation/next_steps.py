@@ -200,7 +200,8 @@ def rank_next_steps(
         channel = _CHANNEL.get(action)
         if channel == "any":
             channel = _best_channel(context, windows)
-        allowed_now, allowed_at, blocked_by = True, moment, []
+        allowed_now, blocked_by = True, []
+        allowed_at: datetime | None = moment
         if channel is not None:
             window = windows.get(channel, {})
             allowed_now = bool(window.get("allowed_now", False))
