@@ -12,17 +12,11 @@ import pytest
 from click.testing import CliRunner
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from copilot import compliance
 from copilot.cli import main
 from copilot.domain import Violation
 from copilot.errors import InputError
-from copilot.summaries import REQUESTS, CallSummary, summarize_call
+from copilot.summaries import REQUESTS, summarize_call
 from copilot.summaries.evaluate import evaluate, keyword_hit, shared_eval_dir
-
-HAS_SCANNER = hasattr(compliance, "scan_text")
-needs_scanner = pytest.mark.skipif(
-    not HAS_SCANNER, reason="copilot.compliance.scan_text is not exported yet"
-)
 
 CALL_EN = (
     "Agent: Hi, this is Sam from Cascade Recovery Group, a debt collector. "
@@ -166,6 +160,29 @@ def test_model_text_that_drops_a_fact_is_refused() -> None:
     assert result.engine == "rules"
 
 
+def test_a_failing_model_keeps_the_rule_based_summary_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(FakeListChatModel):
+        def _call(self, *args: Any, **kwargs: Any) -> str:
+            raise TimeoutError("the model server hung")
+
+    draft = summarize_call("en", WED, "America/Chicago", CALL_EN)
+
+    with caplog.at_level("WARNING", logger="copilot.summaries.summarize"):
+        result = summarize_call(
+            "en", WED, "America/Chicago", CALL_EN, model=Broken(responses=["x"])
+        )
+
+    assert result.engine == "rules"
+    assert result.summary == draft.summary
+    [record] = [r for r in caplog.records if r.name == "copilot.summaries.summarize"]
+    assert record.getMessage() == (
+        "summary model call failed (provider_unavailable); keeping the rule-based summary"
+    )
+    assert "lost my job" not in caplog.text
+
+
 def test_model_never_sees_the_transcript() -> None:
     seen: list[str] = []
 
@@ -229,7 +246,6 @@ def test_colombian_calls_are_scanned_under_the_co_pack() -> None:
     assert seen == ["CO"]
 
 
-@needs_scanner
 def test_real_engine_flags_the_agents_threat_not_the_debtors_words() -> None:
     transcript = (
         "Agente: Si no paga, lo metemos en la lista negra.\n"
@@ -403,7 +419,6 @@ def test_development_cases_promises_requests_disputes() -> None:
     assert report["dispute_accuracy"] == 1.0
 
 
-@needs_scanner
 def test_development_cases_agent_violations_with_the_real_engine() -> None:
     report = evaluate(_shared_cases()).to_dict()
 
@@ -414,13 +429,6 @@ def test_development_cases_agent_violations_with_the_real_engine() -> None:
     assert report["summary_keywords"]["hits"] == report["summary_keywords"]["total"]
 
 
-@needs_scanner
-def test_development_cases_all_agent_violations_found() -> None:
-    report = evaluate(_shared_cases()).to_dict()
-
-    assert report["agent_violations"]["recall"] == 1.0
-
-
 def test_cli_eval_prints_the_figures() -> None:
     result = CliRunner().invoke(
         main, ["summarize", "--eval", str(_shared_cases()), "--json"]
@@ -429,7 +437,11 @@ def test_cli_eval_prints_the_figures() -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["cases"] == 8
-    assert isinstance(CallSummary, type)
+    assert report["promises"]["f1"] == 1.0
+    assert report["requests"]["f1"] == 1.0
+    assert report["dispute_accuracy"] == 1.0
+    assert report["agent_violations"]["checked"] is True
+    assert report["agent_violations"]["recall"] == 1.0
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from copilot.domain import Money, Violation
-from copilot.errors import InputError
+from copilot.errors import CopilotError, InputError
 from copilot.summaries.dates import NAMED_DAYS
 from copilot.summaries.extract import Extraction, Turn, extract
 from copilot.summaries.numbers import locale_currency, strip_accents
@@ -145,22 +145,12 @@ class CallSummary(BaseModel):
 # --- agent violations ------------------------------------------------------------
 
 
-def _default_scanner() -> Scanner | None:
-    try:
-        from copilot import compliance
-    except ImportError:  # pragma: no cover - the package exists in this repository
-        return None
-    scanner: Scanner | None = getattr(compliance, "scan_text", None)
-    if scanner is None:
-        _warn_no_scanner()
-    return scanner
+def _default_scanner() -> Scanner:
+    # Imported here: the compliance engine loads its rule packs on first use, and a
+    # summary without a violation check must never pass silently.
+    from copilot.compliance import scan_text
 
-
-@lru_cache(maxsize=1)
-def _warn_no_scanner() -> None:
-    log.warning(
-        "copilot.compliance.scan_text is unavailable; agent violations not checked"
-    )
+    return scan_text
 
 
 def scan_agent_turns(
@@ -169,14 +159,9 @@ def scan_agent_turns(
     language: str,
     jurisdiction: str,
     scanner: Scanner | None = None,
-) -> list[AgentViolation] | None:
-    """Run the compliance engine over the agent's own lines; spans map to the transcript.
-
-    Returns None when no compliance engine is available.
-    """
+) -> list[AgentViolation]:
+    """Run the compliance engine over the agent's own lines; spans map to the transcript."""
     scan = scanner or _default_scanner()
-    if scan is None:
-        return None
     pieces: list[tuple[int, int, Turn]] = []
     parts: list[str] = []
     cursor = 0
@@ -451,20 +436,19 @@ def _polish(model: Any, draft: CallSummary, language: str) -> str | None:
     """Ask the model to rephrase; None if it fails or drops a fact."""
     from langchain_core.messages import HumanMessage
 
+    from copilot.providers import call_model
+
     template = (prompts_dir() / f"rewrite_{language}.md").read_text(encoding="utf-8")
     prompt = template.replace("{facts}", _facts_block(draft)).replace(
         "{summary}", draft.summary
     )
-    started = time.perf_counter()
     try:
-        reply = model.invoke([HumanMessage(content=prompt)])
-    except Exception as exc:  # a model failure must never lose the summary
-        log.warning("summary model call failed: %s", type(exc).__name__)
+        text, _ = call_model(model, [HumanMessage(content=prompt)])
+    except CopilotError as exc:  # a model failure must never lose the summary
+        log.warning(
+            "summary model call failed (%s); keeping the rule-based summary", exc.code
+        )
         return None
-    log.info(
-        "summary model call status=ok ms=%.0f", (time.perf_counter() - started) * 1000
-    )
-    text = reply.content if isinstance(reply.content, str) else ""
     text = text.strip()
     folded = strip_accents(text)
     if not text or len(text) > 4 * len(draft.summary) + 200:
@@ -520,13 +504,12 @@ def summarize_call(
         for o in extraction.promises
         if o.amount is not None and o.date is not None
     ]
-    scanned = scan_agent_turns(
+    violations = scan_agent_turns(
         extraction.turns,
         language=language,
         jurisdiction=jurisdiction_for(timezone),
         scanner=scanner,
     )
-    violations = scanned or []
     text, steps = _render(
         extraction, promises, violations, transcript, language, call_date
     )
@@ -540,7 +523,6 @@ def summarize_call(
         disputed=extraction.disputed,
         agent_violations=tuple(violations),
         next_steps=tuple(steps),
-        compliance_checked=scanned is not None,
         timings_ms={"extract": round(extracted_ms, 2)},
     )
     if model is None:
