@@ -318,3 +318,41 @@ def test_audit_export_is_csv_with_hashes(db: Database, people: dict[str, str]) -
     lines = exported.strip().splitlines()
     assert lines[0].startswith("id,at,actor,action")
     assert len(lines) == 1 + 4  # header + four user.added entries
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [("lead", "approved"), ("admin", "approved"), ("lead", "submitted"),
+     ("agent", "approved")],
+    ids=["a lead cannot rewrite an approved draft", "nor can an admin",
+         "a lead edits a submitted draft only by approving it",
+         "the agent cannot rewrite it after approval"],
+)
+def test_text_cannot_change_outside_the_editable_states(
+    db: Database, people: dict[str, str], who: str, status: str
+) -> None:
+    draft_id = _new_draft(db, people["agent"])
+    with db.session() as s:
+        drafts.submit(s, draft_id, users.get_user(s, people["agent"]), context=_context(),
+                      checker=_clean)
+        if status == "approved":
+            drafts.approve(s, draft_id, users.get_user(s, people["lead"]),
+                           context=_context(), checker=_clean)
+
+    with db.session() as s, pytest.raises(ConflictError, match=status):
+        drafts.edit_draft(s, draft_id, users.get_user(s, people[who]),
+                          text="Unchecked words that no rule has seen.")
+
+    with db.session() as s:
+        record = s.get(DraftRecord, draft_id)
+        assert record is not None and record.text == "Hello from a debt collector."
+
+
+def test_only_the_author_edits_a_draft_before_it_is_submitted(
+    db: Database, people: dict[str, str]
+) -> None:
+    draft_id = _new_draft(db, people["agent"])
+
+    with db.session() as s, pytest.raises(PermissionDeniedError):
+        drafts.edit_draft(s, draft_id, users.get_user(s, people["lead"]),
+                          text="A lead's words under the agent's name.")

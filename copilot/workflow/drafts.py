@@ -192,10 +192,16 @@ def edit_draft(
 ) -> DraftRecord:
     """The agent revises their own draft while it is theirs to change."""
     record = get_draft(session, draft_id, user)
-    if user.role == "agent" and record.status not in EDITABLE_BY_AGENT:
+    # Every role: text changed after submission would reach the CRM unchecked.
+    if record.status not in EDITABLE_BY_AGENT:
         raise ConflictError(
             f"Draft {draft_id} is {record.status}; it can be edited only while drafted "
             "or after a lead asks for changes."
+        )
+    if record.agent_id != user.id:
+        raise PermissionDeniedError(
+            f"Draft {draft_id} belongs to {record.agent.email}; only its author edits it. "
+            "A lead changes the text while approving it."
         )
     if not text.strip():
         raise InputError("The draft text is empty; write the message before saving.")
