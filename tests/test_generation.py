@@ -93,6 +93,32 @@ def test_admin_can_add_retire_and_restore_templates(tmp_path: Path) -> None:
     assert "sms.reminder.en.2" in {t.id for t in library.all()}
 
 
+def test_a_library_reads_each_template_file_once_until_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    extra = tmp_path / "templates" / "extra.yaml"
+    extra.parent.mkdir()
+    extra.write_text(
+        "language: en\ntemplates:\n  - id: sms.reminder.en.custom\n    channel: sms\n"
+        "    goal: reminder\n    text: 'Hi {first_name}, call {phone}.'\n"
+    )
+    TemplateLibrary(tmp_path)
+    loads: list[object] = []
+    real_load = yaml.safe_load
+    monkeypatch.setattr(yaml, "safe_load", lambda text: loads.append(1) or real_load(text))
+
+    TemplateLibrary(tmp_path)
+    assert loads == [], "unchanged files are not parsed again"
+
+    extra.write_text(extra.read_text().replace("call {phone}", "ring {phone} today"))
+    library = TemplateLibrary(tmp_path)
+
+    assert len(loads) == 1
+    assert "ring" in library.get("sms.reminder.en.custom").text
+
+
 def test_a_template_file_with_a_bad_channel_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("language: en\ntemplates:\n  - {id: x, channel: fax, goal: reminder, "
@@ -170,6 +196,38 @@ def test_disclosures_are_inserted_by_code_even_when_the_model_drops_them(
     assert "debt collector" in result.draft.text.lower()
     assert "stop" in result.draft.text.lower()
     assert not result.text_violations
+
+
+def test_disclosures_come_from_the_drafters_own_engine(
+    settings: Settings, crm: DemoConnector
+) -> None:
+    from copilot.compliance import get_engine
+
+    notice = "Overlay notice 42: this message is from a debt collector."
+
+    class OverlayEngine:
+        """The real engine, with one more disclosure required by an overlay pack."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        def required_disclosures(self, *args: Any) -> list[str]:
+            return [*self.inner.required_disclosures(*args), notice]
+
+    model = _model("Hello, please call us about your balance today.")
+    engine = OverlayEngine(get_engine(settings))
+
+    result = _drafter(settings, crm, model, engine=engine).draft(DraftRequest(
+        debtor_id=US_CLEAN, channel="sms", language="en", send_at=SEND_AT))
+
+    assert result.draft.engine == "fake model"
+    assert result.draft.text.endswith(notice)
+    template_only = _drafter(settings, crm, engine=engine).draft(DraftRequest(
+        debtor_id=US_CLEAN, channel="sms", language="en", send_at=SEND_AT))
+    assert notice in template_only.draft.text
 
 
 def test_an_invented_amount_is_repaired_on_the_next_attempt(
@@ -335,7 +393,7 @@ def test_draft_command_unknown_debtor_is_one_clear_line() -> None:
     assert "Traceback" not in result.output
 
 
-def test_draft_command_with_a_missing_local_package_says_how_to_install(
+def test_draft_command_with_an_unreachable_model_server_names_the_setting(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("COPILOT_LLM_PROVIDER", "openai")

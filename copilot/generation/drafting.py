@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -140,12 +141,19 @@ class DraftResult:
 
 
 def ensure_disclosures(
-    text: str, *, jurisdiction: str, channel: str, language: str, first_contact: bool
+    text: str, *, jurisdiction: str, channel: str, language: str, first_contact: bool,
+    engine: Any | None = None,
 ) -> str:
-    """Append every disclosure the rule packs require that the text lacks."""
-    from copilot.compliance import required_disclosures
+    """Append every disclosure the rule packs require that the text lacks.
 
-    wanted = required_disclosures(jurisdiction, channel, language, first_contact)
+    *engine* is the compliance engine whose packs decide (default: the process-wide
+    one); a drafter passes its own, so the wording it adds is the wording it checks.
+    """
+    if engine is None:
+        from copilot.compliance import get_engine
+
+        engine = get_engine()
+    wanted = engine.required_disclosures(jurisdiction, channel, language, first_contact)
     lowered = text.lower()
     missing = [d for d in wanted if d.lower() not in lowered]
     if not missing:
@@ -154,7 +162,9 @@ def ensure_disclosures(
     return text.rstrip() + separator + " ".join(missing)
 
 
+@lru_cache(maxsize=16)
 def _read_prompt(name: str, language: str) -> str:
+    # Read once per process: the prompts ship with the code and are read on every draft.
     return (PROMPTS / f"{name}.{language}.md").read_text("utf-8")
 
 
@@ -245,7 +255,7 @@ class Drafter:
         first = not any(a.direction == "outbound" for a in context.contact_attempts)
         return ensure_disclosures(
             text, jurisdiction=context.debtor.jurisdiction, channel=request.channel,
-            language=request.language, first_contact=first,
+            language=request.language, first_contact=first, engine=self.engine,
         )
 
     # ----------------------------------------------------------------- main
