@@ -356,3 +356,42 @@ def test_only_the_author_edits_a_draft_before_it_is_submitted(
     with db.session() as s, pytest.raises(PermissionDeniedError):
         drafts.edit_draft(s, draft_id, users.get_user(s, people["lead"]),
                           text="A lead's words under the agent's name.")
+
+
+@pytest.mark.parametrize(
+    "meanwhile",
+    ["approve", "reject", "request_changes"],
+    ids=["two leads approve at once", "one approves while another rejects",
+         "one approves while another sends it back"],
+)
+def test_a_decision_made_meanwhile_wins_and_the_late_one_is_refused(
+    db: Database, people: dict[str, str], meanwhile: str
+) -> None:
+    draft_id = _new_draft(db, people["agent"])
+    with db.session() as s:
+        drafts.submit(s, draft_id, users.get_user(s, people["agent"]), context=_context(),
+                      checker=_clean)
+
+    def decide_meanwhile(record: DraftRecord, context: DebtorContext,
+                         now: datetime) -> drafts.CheckOutcome:
+        # The other lead's request lands while this one's rules are running.
+        with db.session() as other:
+            admin = users.get_user(other, people["admin"])
+            if meanwhile == "approve":
+                drafts.approve(other, draft_id, admin, context=context, checker=_clean)
+            else:
+                getattr(drafts, meanwhile)(other, draft_id, admin, reason="Not this one.")
+        return drafts.CheckOutcome([], None)
+
+    with db.session() as s, pytest.raises(ConflictError, match="meanwhile"):
+        drafts.approve(s, draft_id, users.get_user(s, people["lead"]), context=_context(),
+                       checker=decide_meanwhile)
+
+    expected = {"approve": "approved", "reject": "rejected",
+                "request_changes": "changes_requested"}[meanwhile]
+    with db.session() as s:
+        record = s.get(DraftRecord, draft_id)
+        assert record is not None and record.status == expected
+        assert (record.write_back is not None) == (meanwhile == "approve")
+        assert [e.action for e in record.events][-1] == meanwhile
+        assert audit.verify(s).ok

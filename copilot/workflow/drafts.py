@@ -20,9 +20,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Connector
@@ -103,6 +103,7 @@ def _event(
         from_status=record.status, to_status=to_status, reason=reason,
         text=record.text, diff=diff,
     )
+    _move(session, record, to_status)
     session.add(event)
     record.status = to_status
     audit.append(
@@ -111,6 +112,24 @@ def _event(
         data={"debtor_id": record.debtor_id, "status": to_status, "reason": reason,
               "channel": record.channel},
     )
+
+
+def _move(session: Session, record: DraftRecord, to_status: str) -> None:
+    """Change the stored status only if nobody changed it since *record* was read."""
+    # Two leads deciding at once both read "submitted"; the conditional update lets the
+    # first decision stand and refuses the second instead of overwriting it.
+    moved = session.execute(
+        update(DraftRecord)
+        .where(DraftRecord.id == record.id, DraftRecord.status == record.status)
+        .values(status=to_status)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], moved).rowcount != 1:
+        now = session.scalar(select(DraftRecord.status).where(DraftRecord.id == record.id))
+        raise ConflictError(
+            f"Draft {record.id} became {now} meanwhile (someone else acted on it); "
+            "reload it to see the latest state."
+        )
 
 
 def _diff(before: str, after: str) -> str | None:
