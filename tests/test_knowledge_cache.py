@@ -200,3 +200,39 @@ def test_first_run_policies_come_from_the_setting(
         assert kb.ensure_defaults() is False
     assert "COPILOT_DEFAULT_POLICIES_DIR" in caplog.text
     kb.close()
+
+
+class _CountingEmbeddings:
+    """A deterministic stand-in that counts the questions it embeds."""
+
+    model_name = "counting"
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [[float(len(t)), 1.0] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        self.queries.append(text)
+        return [float(len(text)), 2.0]
+
+
+def test_repeated_questions_are_embedded_once_and_never_stored(tmp_path: Path) -> None:
+    from copilot.knowledge.store import CachedEmbeddings
+
+    inner = _CountingEmbeddings()
+    cache = EmbeddingCache(tmp_path / CACHE_FILE)
+    embeddings = CachedEmbeddings(inner, cache, queries_kept=2)  # type: ignore[arg-type]
+
+    first = embeddings.embed_query("payment plans")
+    first.append(99.0)  # a caller changing its copy leaves the kept vector alone
+    assert embeddings.embed_query("payment plans") == [13.0, 2.0]
+    assert inner.queries == ["payment plans"]
+
+    embeddings.embed_query("call hours")
+    embeddings.embed_query("hardship")  # pushes out the least recently used question
+    embeddings.embed_query("payment plans")
+    assert inner.queries == ["payment plans", "call hours", "hardship", "payment plans"]
+    assert cache.count() == 0, "questions stay in memory only"
+    cache.close()

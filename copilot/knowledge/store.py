@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -79,11 +81,16 @@ def sentence_units(passage: StoredPassage) -> list[str]:
 class CachedEmbeddings(Embeddings):
     """Embeddings that look each text up by hash in the cache before computing it."""
 
-    def __init__(self, inner: Embeddings, cache: EmbeddingCache) -> None:
+    def __init__(
+        self, inner: Embeddings, cache: EmbeddingCache, queries_kept: int = 256
+    ) -> None:
         self.inner = inner
         self.cache = cache
         self.model_name = embeddings_key(inner)
         self.computed = 0
+        self.queries_kept = queries_kept
+        self._queries: OrderedDict[str, tuple[float, ...]] = OrderedDict()
+        self._queries_lock = threading.Lock()
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """The vectors of *texts* as one float32 matrix, computing only missing ones."""
@@ -116,8 +123,23 @@ class CachedEmbeddings(Embeddings):
         return [row.tolist() for row in self.vectors(texts)] if texts else []
 
     def embed_query(self, text: str) -> list[float]:
-        """Questions are not cached: they rarely repeat."""
-        return self.inner.embed_query(text)
+        """A question's vector, kept in memory for the most recent questions.
+
+        Drafts and next steps ask the same fixed questions every time, and embedding a
+        question is most of a search's time. Questions never go to the disk cache: an
+        agent's own question may name a debtor.
+        """
+        with self._queries_lock:
+            known = self._queries.get(text)
+            if known is not None:
+                self._queries.move_to_end(text)
+                return list(known)
+        vector = tuple(float(x) for x in self.inner.embed_query(text))
+        with self._queries_lock:
+            self._queries[text] = vector
+            while len(self._queries) > self.queries_kept:
+                self._queries.popitem(last=False)
+        return list(vector)
 
 
 def _client(settings: Settings) -> Any:
