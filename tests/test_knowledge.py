@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -264,11 +266,54 @@ def test_unreachable_server_names_the_setting(tmp_path: Path) -> None:
         KnowledgeBase(settings)
 
 
-def test_corrupt_registry_names_the_data_dir(settings: Settings) -> None:
+def test_corrupt_registry_names_the_data_dir(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from copilot.knowledge import registry
+
+    opened: list[sqlite3.Connection] = []
+    real_connect = sqlite3.connect
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        opened.append(real_connect(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(registry.sqlite3, "connect", connect)
     settings.ensure_data_dir()
     (settings.data_dir / "policies.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="COPILOT_DATA_DIR"):
         KnowledgeBase(settings)
+
+    assert opened, "the registry was opened"
+    for conn in opened:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            conn.execute("SELECT 1")
+
+
+def test_a_failed_open_closes_what_it_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from copilot.knowledge.cache import EmbeddingCache
+    from copilot.knowledge.registry import Registry
+    from tests.knowledge_helpers import free_port
+
+    closed: list[str] = []
+    for cls in (Registry, EmbeddingCache):
+        real_close = cls.close
+
+        def close(self: Any, real: Any = real_close, name: str = cls.__name__) -> None:
+            closed.append(name)
+            real(self)
+
+        monkeypatch.setattr(cls, "close", close)
+    settings = Settings(
+        data_dir=tmp_path / "data", chroma_url=f"http://127.0.0.1:{free_port()}"
+    )
+
+    with pytest.raises(StoreError, match="COPILOT_CHROMA_URL"):
+        KnowledgeBase(settings)
+
+    assert sorted(closed) == ["EmbeddingCache", "Registry"]
 
 
 class _FailingEmbeddings(Embeddings):
@@ -497,5 +542,5 @@ def test_registry_survives_reopen(settings: Settings, tmp_path: Path) -> None:
     kb = KnowledgeBase(settings)
     kb.ingest([_corpus(tmp_path / "c")])
     kb.close()
-    with sqlite3.connect(settings.data_dir / "policies.db") as conn:
+    with closing(sqlite3.connect(settings.data_dir / "policies.db")) as conn:
         assert conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 3

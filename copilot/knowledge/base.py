@@ -226,17 +226,26 @@ class KnowledgeBase:
         self.settings = settings
         settings.ensure_data_dir()
         self.registry = Registry(settings.data_dir / "policies.db")
-        self.cache = EmbeddingCache(cache_path(settings))
-        self._adopt_legacy_vectors()
-        self.store = VectorStore(
-            settings,
-            self.cache,
-            embeddings or get_embeddings(settings),
-            sentence_embeddings or USEEmbeddings(),
-        )
-        self.searcher = HybridSearcher(self.registry, self.store, config)
-        self._write_lock = threading.Lock()
-        self._resync_if_needed()
+        try:
+            self.cache = EmbeddingCache(cache_path(settings))
+        except BaseException:
+            self.registry.close()
+            raise
+        try:
+            self._adopt_legacy_vectors()
+            self.store = VectorStore(
+                settings,
+                self.cache,
+                embeddings or get_embeddings(settings),
+                sentence_embeddings or USEEmbeddings(),
+            )
+            self.searcher = HybridSearcher(self.registry, self.store, config)
+            self._write_lock = threading.Lock()
+            self._resync_if_needed()
+        except BaseException:
+            # e.g. an unreachable Chroma server: nothing opened here may stay open
+            self.close()
+            raise
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KnowledgeBase:

@@ -106,12 +106,16 @@ class Registry:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.RLock()
+        conn: sqlite3.Connection | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
+            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            self._conn = conn
         except (sqlite3.Error, OSError) as exc:
+            if conn is not None:
+                conn.close()
             raise StoreError(
                 f"The policy registry {path} cannot be opened ({exc}). Point "
                 "COPILOT_DATA_DIR at a writable directory, or move the damaged file away "
