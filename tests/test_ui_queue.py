@@ -280,3 +280,30 @@ def test_retry_now_returns_only_to_a_local_page(
 
     assert response.status_code == 303
     assert response.headers["Location"] == (expected or f"/queue/drafts/{draft_id}")
+
+
+def test_retry_now_while_another_request_writes_sends_nothing_and_says_so(
+    app: Flask, agent: FlaskClient, lead: FlaskClient, settings: Settings
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from copilot.workflow.models import WriteBack
+
+    draft_id = _submitted(agent)
+    working = services(app).connector
+    services(app).connector = FailingCRM(settings.data_dir / "demo_crm.sqlite")
+    _post(lead, f"/queue/drafts/{draft_id}/approve", text=record(app, draft_id).text)
+    services(app).connector = working
+    with app.app_context(), database().session() as session:
+        job = session.query(WriteBack).filter_by(draft_id=draft_id).one()
+        job.status = "sending"  # another worker's claim, still fresh
+        job.next_attempt_at = datetime.now(UTC) + timedelta(minutes=4)
+
+    lead.post(f"/queue/drafts/{draft_id}/write-back",
+              data={"csrf_token": csrf(lead, "/queue")})
+    page = lead.get(f"/queue/drafts/{draft_id}").get_data(as_text=True)
+
+    assert "writing this draft to the CRM right now" in page
+    assert record(app, draft_id).write_back.attempts == 1  # type: ignore[union-attr]
+    activities = working.activities("D-1001")  # type: ignore[attr-defined]
+    assert not any(draft_id in str(a) for a in activities)

@@ -395,3 +395,83 @@ def test_a_decision_made_meanwhile_wins_and_the_late_one_is_refused(
         assert (record.write_back is not None) == (meanwhile == "approve")
         assert [e.action for e in record.events][-1] == meanwhile
         assert audit.verify(s).ok
+
+
+class SlowIndexCRM(RecordingConnector):
+    """A CRM whose search lags writes (like HubSpot's), so it cannot dedupe by itself.
+
+    While the first write is in flight, the other caller's write-back runs: a second
+    click on "Retry now", or the background retrier in another worker.
+    """
+
+    def __init__(self, meanwhile: object) -> None:
+        super().__init__()
+        self.meanwhile = meanwhile
+        self.created = 0
+
+    def write_activity(self, activity: Activity) -> WriteResult:
+        self.calls += 1
+        if self.calls == 1:
+            self.meanwhile()  # type: ignore[operator]
+        self.created += 1
+        return WriteResult(activity_id=f"ACT-{self.created}", created=True)
+
+
+@pytest.mark.parametrize("other", ["write_back", "retry_due"],
+                         ids=["a second click", "the background retrier"])
+def test_a_write_back_in_flight_is_not_sent_twice(
+    db: Database, people: dict[str, str], other: str
+) -> None:
+    draft_id = _new_draft(db, people["agent"])
+    with db.session() as s:
+        drafts.submit(s, draft_id, users.get_user(s, people["agent"]), context=_context(),
+                      checker=_clean)
+        drafts.approve(s, draft_id, users.get_user(s, people["lead"]), context=_context(),
+                       checker=_clean)
+    later = datetime.now(UTC) + timedelta(seconds=60)  # the approval's grace is over
+
+    def meanwhile() -> None:
+        with db.session() as s:
+            if other == "write_back":
+                drafts.write_back(s, draft_id, crm)
+            else:
+                drafts.retry_due_write_backs(s, crm, now=later)
+
+    crm = SlowIndexCRM(meanwhile)
+    with db.session() as s:
+        job = drafts.write_back(s, draft_id, crm)
+        assert job.status == "done"
+
+    assert crm.calls == 1
+    with db.session() as s:
+        record = s.get(DraftRecord, draft_id)
+        assert record is not None and record.status == "written_back"
+        assert record.write_back is not None and record.write_back.attempts == 1
+        assert audit.verify(s).ok
+
+
+def test_an_abandoned_write_back_is_taken_up_after_its_lease(
+    db: Database, people: dict[str, str]
+) -> None:
+    draft_id = _new_draft(db, people["agent"])
+    with db.session() as s:
+        drafts.submit(s, draft_id, users.get_user(s, people["agent"]), context=_context(),
+                      checker=_clean)
+        drafts.approve(s, draft_id, users.get_user(s, people["lead"]), context=_context(),
+                       checker=_clean)
+    now = datetime.now(UTC)
+
+    class CrashingCRM(RecordingConnector):
+        def write_activity(self, activity: Activity) -> WriteResult:
+            raise KeyboardInterrupt  # the worker died mid-call
+
+    with db.session() as s, pytest.raises(KeyboardInterrupt):
+        drafts.write_back(s, draft_id, CrashingCRM(), now=now)
+
+    crm = RecordingConnector()
+    with db.session() as s:
+        assert drafts.retry_due_write_backs(s, crm, now=now + timedelta(seconds=5)) == []
+    with db.session() as s:
+        done = drafts.retry_due_write_backs(s, crm, now=now + timedelta(hours=1))
+        assert [j.status for j in done] == ["done"]
+    assert crm.calls == 1

@@ -97,6 +97,16 @@ def _write_back(draft_id: str) -> str:
         return job.status
 
 
+def _flash_write(status: str, done: str, failed: str) -> None:
+    """Tell the lead how the write-back went, or that another request is doing it."""
+    if status == "done":
+        flash(translate(done), "ok")
+    elif status == "sending":
+        flash(translate("flash.write_in_progress"), "warn")
+    else:
+        flash(translate(failed), "warn")
+
+
 @bp.post("/drafts/<draft_id>/approve")
 @requires("lead", "admin")
 def approve(draft_id: str) -> ResponseReturnValue:
@@ -109,9 +119,8 @@ def approve(draft_id: str) -> ResponseReturnValue:
             record = workflow.get_draft(session, draft_id, lead)
             return render_template("queue_draft.html", record=record, blocked=blocked,
                                    edited=text), 409
-    status = _write_back(draft_id)
-    flash(translate("flash.approved_written" if status == "done"
-                    else "flash.approved_write_failed"), "ok" if status == "done" else "warn")
+    _flash_write(_write_back(draft_id), "flash.approved_written",
+                 "flash.approved_write_failed")
     return redirect(url_for("queue.review", draft_id=draft_id), 303)
 
 
@@ -171,9 +180,7 @@ def retry_one(draft_id: str) -> ResponseReturnValue:
         record = workflow.get_draft(session, draft_id, _lead())
         if record.write_back is None:
             raise NotFoundError(translate("no_write_back"))
-    status = _write_back(draft_id)
-    flash(translate("flash.written" if status == "done" else "flash.write_failed"),
-          "ok" if status == "done" else "warn")
+    _flash_write(_write_back(draft_id), "flash.written", "flash.write_failed")
     target = local_target(request.form.get("next"),
                           url_for("queue.review", draft_id=draft_id))
     return redirect(target, 303)

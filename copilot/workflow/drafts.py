@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Connector
@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 EDITABLE_BY_AGENT = ("drafted", "changes_requested")
 RETRY_DELAYS_S = (30, 120, 600, 1800, 3600)
+SEND_LEASE_S = 300
+"""How long one worker's claim on a write-back lasts before another may take it up."""
 
 
 @dataclass
@@ -279,8 +281,10 @@ def approve(
         raise _blocked_error("approved", record, outcome)
     _event(session, record, lead, "edit_and_approve" if diff else "approve", "approved",
            diff=diff)
+    # The approving request writes back right away; the retrier waits its turn.
     session.add(WriteBack(draft_id=record.id, idempotency_key=f"copilot-draft-{record.id}",
-                          status="pending"))
+                          status="pending",
+                          next_attempt_at=moment + timedelta(seconds=RETRY_DELAYS_S[0])))
     return record
 
 
@@ -336,21 +340,53 @@ _KIND = {"sms": "sms", "email": "email", "letter": "letter", "call": "call",
 def write_back(
     session: Session, draft_id: str, connector: Connector, *, now: datetime | None = None
 ) -> WriteBack:
-    """Write an approved draft to the CRM once; on failure, schedule a retry."""
+    """Write an approved draft to the CRM once; on failure, schedule a retry.
+
+    When another request or worker is writing the same draft at this moment, nothing is
+    sent and the job is returned as that writer left it.
+    """
     record = session.get(DraftRecord, draft_id)
     if record is None or record.write_back is None:
         raise NotFoundError(f"Draft {draft_id} has no pending write-back.")
     job = record.write_back
-    if job.status == "done":
-        return job
-    moment = now or utcnow()
+    _send(session, record, job, connector, now or utcnow())
+    return job
+
+
+def _claim(session: Session, job: WriteBack, moment: datetime) -> bool:
+    """Take the job for one send, visibly to every worker, before the CRM is called."""
+    # A claim lasts SEND_LEASE_S: a worker that died mid-send leaves a claim that
+    # expires, and the idempotency key then keeps the late retry from duplicating.
+    claimable = or_(
+        WriteBack.status.in_(("pending", "failed")),
+        and_(WriteBack.status == "sending", WriteBack.next_attempt_at <= moment),
+    )
+    claimed = session.execute(
+        update(WriteBack)
+        .where(WriteBack.id == job.id, claimable)
+        .values(status="sending", attempts=WriteBack.attempts + 1,
+                next_attempt_at=moment + timedelta(seconds=SEND_LEASE_S))
+        .execution_options(synchronize_session=False)
+    )
+    won = cast(CursorResult[Any], claimed).rowcount == 1
+    session.commit()
+    session.refresh(job)
+    return won
+
+
+def _send(
+    session: Session, record: DraftRecord, job: WriteBack, connector: Connector,
+    moment: datetime,
+) -> bool:
+    """Send the job if this caller wins its claim; True when it was sent (or failed)."""
+    if job.status == "done" or not _claim(session, job, moment):
+        return False
     activity = Activity(
         debtor_id=record.debtor_id, kind=_KIND[record.channel],
         subject=record.subject or f"Collection Copilot: {record.channel} ({record.goal})",
         body=record.text, occurred_at=moment, idempotency_key=job.idempotency_key,
         draft_id=record.id, author=record.agent.email,
     )
-    job.attempts += 1
     try:
         result = connector.write_activity(activity)
     except ConnectorError as exc:
@@ -363,7 +399,7 @@ def write_back(
                    reason=exc.message)
         log.warning("write-back of draft %s failed (%s), attempt %d", record.id,
                     exc.code, job.attempts)
-        return job
+        return True
     job.status = "done"
     job.activity_id = result.activity_id
     job.written_at = moment
@@ -372,22 +408,22 @@ def write_back(
     _event(session, record, None, "write_back", "written_back",
            reason=f"CRM activity {result.activity_id}"
            + ("" if result.created else " (already present)"))
-    return job
+    return True
 
 
 def retry_due_write_backs(
     session: Session, connector: Connector, *, now: datetime | None = None
 ) -> list[WriteBack]:
-    """Retry every failed write-back whose time has come."""
+    """Retry every write-back whose time has come; returns the ones this call sent."""
     moment = now or utcnow()
     due = session.scalars(
         select(WriteBack).where(
-            WriteBack.status.in_(("failed", "pending")),
+            WriteBack.status.in_(("failed", "pending", "sending")),
+            or_(WriteBack.next_attempt_at.is_(None), WriteBack.next_attempt_at <= moment),
         )
     ).all()
     done = []
     for job in due:
-        if job.status == "failed" and job.next_attempt_at and job.next_attempt_at > moment:
-            continue
-        done.append(write_back(session, job.draft_id, connector, now=moment))
+        if _send(session, job.draft, job, connector, moment):
+            done.append(job)
     return done
