@@ -204,3 +204,22 @@ def test_policy_upload_versions_diff_and_restore(settings: Settings) -> None:
     assert "within 30 days" in diff and "within 10 days" in diff
     documents = {d.doc: d for d in services(app).knowledge.list_documents()}
     assert documents["refunds.md"].active_version == 1
+
+
+def test_a_disabled_user_loses_an_open_session_at_once(app: Flask, admin: FlaskClient) -> None:
+    lead = app.test_client()
+    sign_in(lead, "lead")
+    assert lead.get("/queue").status_code == 200
+    page = admin.get("/admin/users").get_data(as_text=True)
+    lead_id = re.search(r'/admin/users/(\d+)/disable"[^>]*>\s*<input[^>]*>\s*'
+                        r'<button[^>]*lead@demo\.example', page)
+    assert lead_id, "the lead has a disable button"
+
+    admin.post(f"/admin/users/{lead_id.group(1)}/disable",
+               data={"csrf_token": csrf(admin, "/admin/users")})
+    queue = lead.get("/queue")
+    sidebar = lead.get("/sidebar")
+
+    assert queue.status_code == 302 and "/login" in queue.headers["Location"]
+    # Not quietly signed in again as the demo agent either.
+    assert sidebar.status_code == 302 and "/login" in sidebar.headers["Location"]

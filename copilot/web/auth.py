@@ -126,7 +126,9 @@ def _load_user() -> None:
         if user is not None and user.active:
             g.user = user
         else:
+            # A disabled account is signed out for good, not swapped for the demo agent.
             session.clear()
+            session["signed_out"] = True
 
 
 def _check_csrf() -> None:
