@@ -156,3 +156,27 @@ def test_next_steps_windows_summaries_and_check(app: Flask, agent: dict[str, str
     assert checked.get_json()["allowed"] is case["expect"]["allowed"]
     assert sorted(v["rule"] for v in checked.get_json()["violations"]) == sorted(
         case["expect"]["violations"])
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [("submit", ["text"]), ("approve", ["text"]), ("submit", {"text": 7}),
+     ("approve", "just a string")],
+    ids=["submit with a list", "approve with a list", "submit with a number as text",
+         "approve with a bare string"],
+)
+def test_a_submit_or_approve_body_that_is_not_an_object_is_a_400(
+    app: Flask, agent: dict[str, str], lead: dict[str, str], action: str, body: object
+) -> None:
+    client = app.test_client()
+    draft_id = _draft(client, agent)["id"]
+    if action == "approve":
+        client.post(f"/api/drafts/{draft_id}/submit", headers=agent, json={})
+
+    response = client.post(f"/api/drafts/{draft_id}/{action}",
+                           headers=agent if action == "submit" else lead, json=body)
+
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]["status"] == 400
+    assert client.get(f"/api/drafts/{draft_id}", headers=lead).get_json()["status"] == (
+        "drafted" if action == "submit" else "submitted")

@@ -73,6 +73,18 @@ def _body() -> dict[str, Any]:
     return data
 
 
+def _optional_text() -> str | None:
+    """The optional edited ``text`` of a submit or approve body (no body is fine)."""
+    data = request.get_json(silent=True) if request.get_data(cache=True).strip() else {}
+    if not isinstance(data, dict):
+        raise InputError("Send a JSON object in the request body, such as {} or "
+                         '{"text": "..."} (Content-Type: application/json).')
+    text = data.get("text")
+    if text is not None and not isinstance(text, str):
+        raise InputError("The field 'text' must be a string when given.")
+    return text
+
+
 def _field(data: dict[str, Any], name: str, default: str | None = None) -> str:
     value = data.get(name, default)
     if not isinstance(value, str) or not value.strip():
@@ -180,11 +192,11 @@ def submit_draft(draft_id: str) -> ResponseReturnValue:
     from copilot.web.auth import database
     from copilot.workflow import drafts as workflow
 
-    data, user = request.get_json(silent=True) or {}, _user()
+    text, user = _optional_text(), _user()
     with database().session() as session:
         record = workflow.get_draft(session, draft_id, user)
-        if isinstance(data.get("text"), str):
-            workflow.edit_draft(session, draft_id, user, text=data["text"])
+        if text is not None:
+            workflow.edit_draft(session, draft_id, user, text=text)
         context = services().connector.fetch_context(record.debtor_id)
     with database().session() as session:
         try:
@@ -204,8 +216,7 @@ def approve_draft(draft_id: str) -> ResponseReturnValue:
     from copilot.web.auth import database
     from copilot.workflow import drafts as workflow
 
-    data, lead = request.get_json(silent=True) or {}, _user()
-    text = data.get("text") if isinstance(data.get("text"), str) else None
+    text, lead = _optional_text(), _user()
     with database().session() as session:
         record = workflow.get_draft(session, draft_id, lead)
         context = services().connector.fetch_context(record.debtor_id)
