@@ -13,6 +13,7 @@ tiktoken, which downloads its tables at first use.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import json
@@ -160,13 +161,13 @@ class _LoadedModel:
     formatter: Any = None  # the GGUF's chat template, built on first streamed call
 
 
-_LOADED: dict[tuple[str, int, int], _LoadedModel] = {}
+_LOADED: dict[tuple[str, int, int, int], _LoadedModel] = {}
 _LOADED_LOCK = threading.Lock()
 
 
 def _load_llama(path: str, n_ctx: int, n_batch: int, n_threads: int) -> _LoadedModel:
     """Load a GGUF once per process and keep it; later calls reuse it."""
-    key = (str(Path(path).resolve()), n_ctx, n_threads)
+    key = (str(Path(path).resolve()), n_ctx, n_batch, n_threads)
     with _LOADED_LOCK:
         loaded = _LOADED.get(key)
         if loaded is not None:
@@ -478,6 +479,7 @@ def estimate_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4)) if text else 0
 
 
+@functools.cache
 def _offline_chat_openai_class() -> type[ChatOpenAI]:
     """ChatOpenAI with token counting that never reaches for tiktoken."""
     from langchain_openai import ChatOpenAI

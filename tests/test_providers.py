@@ -152,6 +152,17 @@ def test_openai_factory_builds_chat_openai_from_settings(
     assert model.openai_api_key.get_secret_value() == "not-needed"
 
 
+def test_the_offline_chat_openai_class_is_built_once(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, llm_provider="openai", llm_base_url="http://127.0.0.1:9/v1"
+    )
+
+    first, second = get_chat_model(settings), get_chat_model(settings)
+
+    assert first is not second
+    assert type(first) is type(second)
+
+
 def test_openai_without_base_url_needs_the_api_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
