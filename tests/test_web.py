@@ -220,3 +220,23 @@ def test_sign_in_goes_only_to_local_pages(
 
     assert response.status_code == 302
     assert response.headers["Location"] == expected
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["as text", "as JSON"])
+def test_copilot_settings_never_prints_a_database_password(
+    monkeypatch: pytest.MonkeyPatch, as_json: bool
+) -> None:
+    from click.testing import CliRunner
+
+    from copilot.config import get_settings
+    from copilot.web.cli import settings_command
+
+    monkeypatch.setenv("COPILOT_DATABASE_URL",
+                       "postgresql+psycopg://copilot:s3cr3t-Pass@db.internal:5432/copilot")
+    get_settings.cache_clear()
+
+    result = CliRunner().invoke(settings_command, ["--json"] if as_json else [])
+
+    assert result.exit_code == 0, result.output
+    assert "s3cr3t-Pass" not in result.output
+    assert "copilot:***@db.internal:5432/copilot" in result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 
@@ -86,11 +87,22 @@ def settings_command(as_json: bool) -> None:
     rows = []
     for env, default, help_text in setting_docs():
         name = env.removeprefix("COPILOT_").lower()
-        rows.append({"env": env, "value": current.get(name), "default": default,
-                     "help": help_text})
+        rows.append({"env": env, "value": _without_password(current.get(name)),
+                     "default": default, "help": help_text})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
         click.echo(f"{row['env']}={row['value'] if row['value'] is not None else ''}")
         click.echo(f"    {row['help']}")
+
+
+def _without_password(value: object) -> object:
+    """A URL setting with its password replaced by ***; anything else as it is."""
+    if not isinstance(value, str) or "://" not in value:
+        return value
+    parts = urlsplit(value)
+    if not parts.password:
+        return value
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
