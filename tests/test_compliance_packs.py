@@ -201,3 +201,36 @@ def test_packs_report_files_and_jurisdictions() -> None:
     assert set(packs) == {"common", "us", "co"}
     assert packs["us"]["file"].endswith("policies/rules/us.yaml")
     assert packs["common"]["jurisdiction"] == "any"
+
+
+def test_a_previous_pack_that_no_longer_fits_is_reported_not_dropped_silently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from copilot.compliance import engine as engine_module
+    from copilot.compliance.packs import PackError
+
+    path = tmp_path / "company.yaml"
+    shutil.copy(EXAMPLE, path)
+    engine = Engine(tmp_path)
+    path.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace("max_attempts: 5", "max_attempts: 12"),
+        encoding="utf-8",
+    )
+    real_assemble = engine_module.assemble
+    seen: list[str] = []
+
+    def assemble(jurisdiction: str, packs: list[Any]) -> Any:
+        seen.append(jurisdiction)
+        if seen.count(jurisdiction) == 2:  # the retry with the previous version
+            raise PackError([f"{path}:1: the previous version no longer fits"])
+        return real_assemble(jurisdiction, packs)
+
+    monkeypatch.setattr(engine_module, "assemble", assemble)
+
+    errors = engine.reload()
+
+    assert seen.count("US") == 2, "the previous version was tried again"
+    assert f"{path}:1: the previous version no longer fits" in errors
+    assert f"{path}:1: the previous version no longer fits" in engine.errors
+    # the company's tighter cap is out, so an admin must see why
+    assert "us.call_frequency" not in _rules(engine, SIX_CALLS)

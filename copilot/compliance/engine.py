@@ -153,8 +153,10 @@ class Engine:
             retry = {**files, **fallback}
             try:
                 ruleset, _ = assemble(jurisdiction, list(retry.values()))
-            except PackError:
-                pass
+            except PackError as exc:
+                # The previous versions no longer fit either: the refused packs stay
+                # out, and the reason is reported with the rest rather than dropped.
+                errors.setdefault(Path(f"<{jurisdiction}>"), []).extend(exc.errors)
         for path, problems in refused.items():
             errors.setdefault(path, []).extend(
                 p for p in problems if p not in errors.get(path, [])
