@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterator
 
@@ -240,3 +242,24 @@ def test_copilot_settings_never_prints_a_database_password(
     assert result.exit_code == 0, result.output
     assert "s3cr3t-Pass" not in result.output
     assert "copilot:***@db.internal:5432/copilot" in result.output
+
+
+def test_a_failed_sign_in_is_audited_within_the_columns_and_without_a_formula(
+    client: FlaskClient, app: Flask
+) -> None:
+    from copilot.web.auth import database
+    from copilot.workflow import audit
+    from copilot.workflow.models import AuditEntry
+
+    typed = '=HYPERLINK("http://evil.example","x")' + "a" * 300 + "@demo.example"
+    response = client.post("/login", data={"email": typed, "password": "wrong-wrong",
+                                           "csrf_token": _csrf(client)})
+
+    assert response.status_code == 401
+    with app.app_context(), database().session() as session:
+        entry = session.query(AuditEntry).filter_by(action="auth.login_failed").one()
+        assert entry.actor == "anonymous"
+        assert len(entry.subject) <= 128  # the column's size on PostgreSQL
+        exported = audit.export_csv(session)
+    rows = list(csv.reader(io.StringIO(exported)))
+    assert not any(cell.startswith("=") for row in rows for cell in row)
