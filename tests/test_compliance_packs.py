@@ -106,6 +106,22 @@ def _rules(engine: Engine, data: dict[str, Any]) -> dict[str, Any]:
             id="an unknown family is refused",
         ),
         pytest.param(
+            OVERLAY_HEAD + "  company.words:\n    severity: block\n"
+            "    citation: house rule\n    message: {en: 'Too many {count', es: b}\n"
+            "    checks:\n      w:\n        kind: phrase_family\n"
+            "        families: [legal_threat]\n",
+            8,
+            "literal brace",
+            id="a rule message with a broken placeholder names its line",
+        ),
+        pytest.param(
+            OVERLAY_HEAD + "  us.call_frequency:\n    checks:\n      weekly_cap:\n"
+            "        message: {en: 'at {count.real} calls', es: b}\n",
+            8,
+            "not a plain placeholder",
+            id="a check message with an attribute lookup names its line",
+        ),
+        pytest.param(
             "pack: acme\njurisdiction: Mars\n",
             2,
             "jurisdiction",

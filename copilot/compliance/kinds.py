@@ -12,6 +12,7 @@ its metadata): ``le`` (a lower number is stricter), ``ge``, ``superset``, ``subs
 from __future__ import annotations
 
 import logging
+import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -63,6 +64,25 @@ class Hit:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def check_message_templates(
+    value: dict[Any, str] | None,
+) -> dict[Any, str] | None:
+    """Refuse a violation message whose {placeholders} cannot be filled in."""
+    for language, template in (value or {}).items():
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]
+        except ValueError as exc:
+            raise ValueError(
+                f"message {language}: {exc}; write {{{{ and }}}} for a literal brace"
+            ) from exc
+        for name in fields:
+            if not name.isidentifier():
+                raise ValueError(
+                    f"message {language}: {{{name}}} is not a plain placeholder name"
+                )
+    return value
+
+
 class KindSettings(BaseModel):
     """Settings every check has."""
 
@@ -70,6 +90,8 @@ class KindSettings(BaseModel):
 
     kind: str
     message: dict[Literal["en", "es"], str] | None = None
+
+    _valid_message = field_validator("message")(check_message_templates)
 
 
 class Kind:

@@ -16,9 +16,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from copilot.compliance.kinds import KINDS, Kind, KindSettings, LimitedContent, loosened
+from copilot.compliance.kinds import (
+    KINDS,
+    Kind,
+    KindSettings,
+    LimitedContent,
+    check_message_templates,
+    loosened,
+)
 from copilot.compliance.phrases import Family, Grammar, compile_family
 from copilot.errors import ConfigError
 
@@ -77,6 +84,8 @@ class RuleDef(_Def):
     citation: str | None = None
     message: dict[Lang, str] | None = None
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    _valid_message = field_validator("message")(check_message_templates)
 
 
 class PackDef(_Def):
