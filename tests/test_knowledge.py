@@ -248,6 +248,8 @@ def test_bad_files_are_reported_by_name_and_the_rest_ingested(
     assert set(reasons) == {"empty.md", "locked.pdf", "broken.docx", "missing.md"}
     assert "empty" in reasons["empty.md"]
     assert "encrypted" in reasons["locked.pdf"]
+    assert "cannot be read" in reasons["broken.docx"]
+    assert "save it again as .docx" in reasons["broken.docx"]
     assert {f.doc for f in report.changed} == {
         "us_rules.md",
         "co_rules.md",

@@ -340,7 +340,8 @@ class KnowledgeBase:
                 str(path),
                 path.name,
                 "skipped",
-                reason=f"{path.name}: the file cannot be read ({type(exc).__name__}).",
+                reason=f"{path.name}: the file cannot be read ({type(exc).__name__}). "
+                "Save it again from its editor, or as Markdown, and ingest it again.",
             )
         drafts = split_passages(parsed)
         if not drafts:

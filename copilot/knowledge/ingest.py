@@ -289,7 +289,10 @@ def _blocks_from_pdf(path: Path) -> list[Block]:
                 ) from exc
         pages = [page.extract_text() or "" for page in reader.pages]
     except PdfReadError as exc:
-        raise InputError(f"{path.name}: the PDF cannot be read ({exc}).") from exc
+        raise InputError(
+            f"{path.name}: the PDF cannot be read ({exc}). Export it again from its "
+            "source, or save the text as Markdown, and ingest it again."
+        ) from exc
     return _blocks_from_plain("\n\n".join(pages))
 
 
@@ -300,7 +303,10 @@ def _blocks_from_docx(path: Path) -> tuple[list[Block], dict[str, Any]]:
     try:
         document = docx.Document(str(path))
     except (PackageNotFoundError, KeyError, ValueError) as exc:
-        raise InputError(f"{path.name}: the Word file cannot be read ({exc}).") from exc
+        raise InputError(
+            f"{path.name}: the Word file cannot be read ({exc}). Open it in Word and "
+            "save it again as .docx (not .doc), then ingest it again."
+        ) from exc
     blocks: list[Block] = []
     for paragraph in document.paragraphs:
         text = " ".join(paragraph.text.split())
