@@ -307,3 +307,30 @@ def test_retry_now_while_another_request_writes_sends_nothing_and_says_so(
     assert record(app, draft_id).write_back.attempts == 1  # type: ignore[union-attr]
     activities = working.activities("D-1001")  # type: ignore[attr-defined]
     assert not any(draft_id in str(a) for a in activities)
+
+
+def test_bulk_approve_skips_a_draft_the_crm_cannot_serve_and_writes_the_rest(
+    app: Flask, agent: FlaskClient, lead: FlaskClient, settings: Settings
+) -> None:
+    first = _submitted(agent, goal="reminder")
+    second = _submitted(agent, goal="plan_offer")
+    working = services(app).connector
+
+    class OutageOnSecondRead(DemoConnector):
+        reads = 0
+
+        def fetch_context(self, debtor_id: str):  # type: ignore[no-untyped-def]
+            OutageOnSecondRead.reads += 1
+            if OutageOnSecondRead.reads == 2:
+                raise CRMUnavailableError("The demo CRM is down (test).")
+            return working.fetch_context(debtor_id)
+
+    services(app).connector = OutageOnSecondRead(settings.data_dir / "demo_crm.sqlite")
+    response = lead.post("/queue/approve-clean", data={
+        "csrf_token": csrf(lead, "/queue"), "draft_id": [first, second]})
+
+    assert response.status_code == 303
+    assert record(app, first).status == "written_back"
+    assert record(app, second).status == "submitted"
+    assert "1 approved, 1 written to the CRM, 1 skipped" in lead.get("/queue").get_data(
+        as_text=True)

@@ -13,7 +13,7 @@ from datetime import timedelta
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from copilot.errors import ConflictError, NotFoundError
+from copilot.errors import ConflictError, CopilotError, NotFoundError
 from copilot.web.agent import fresh_checker
 from copilot.web.auth import current_user, database, local_target, requires
 from copilot.web.i18n import translate
@@ -162,10 +162,15 @@ def approve_clean() -> ResponseReturnValue:
         if not clean:
             skipped.append(draft_id)
             continue
-        if _approve_one(draft_id, lead, None) is None:
-            approved.append(draft_id)
-        else:
-            skipped.append(draft_id)
+        blocked: CopilotError | None
+        try:
+            blocked = _approve_one(draft_id, lead, None)
+        except CopilotError as exc:
+            # One draft the CRM cannot serve, or that another lead just decided, must
+            # not strand the drafts approved before it without their write-backs.
+            log.warning("bulk approval skipped draft %s (%s)", draft_id, exc.code)
+            blocked = exc
+        (skipped if blocked is not None else approved).append(draft_id)
     written = sum(_write_back(d) == "done" for d in approved)
     flash(translate("flash.bulk", approved=len(approved), written=written,
                     skipped=len(skipped)), "ok" if not skipped else "warn")
