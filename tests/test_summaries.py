@@ -464,3 +464,39 @@ def test_packaged_model_polishes_prose_or_falls_back_without_touching_facts() ->
         assert "$150.000" in result.summary and "15" in result.summary
     else:
         assert result.summary == draft.summary
+
+
+def test_personal_data_is_redacted_before_an_external_model_polishes() -> None:
+    from datetime import date
+
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage, BaseMessage
+
+    from copilot.generation.redaction import Redactor
+
+    seen: list[str] = []
+
+    class Recording(GenericFakeChatModel):
+        def _generate(self, messages: list[BaseMessage], *a: object, **k: object) -> object:
+            seen.append(" ".join(str(m.content) for m in messages))
+            return super()._generate(messages, *a, **k)  # type: ignore[arg-type]
+
+    transcript = (
+        "Agent: Am I speaking with Marisol Quintero?\n"
+        "Debtor: Yes. I lost my job at Quintero Foods, call me at 305-555-0147 or "
+        "marisol.q@example.com after 5.\n"
+        "Agent: Can you pay $150 this Friday?\nDebtor: Yes, $150 this Friday."
+    )
+    redactor = Redactor(names=["Marisol Quintero", "Marisol", "Quintero"])
+    model = Recording(messages=iter([AIMessage("The debtor [PERSON_1] promised.")]))
+
+    summarize_call("en", date(2027, 3, 16), "America/New_York", transcript,
+                   model=model, redactor=redactor)
+    plain = Recording(messages=iter([AIMessage("The debtor promised.")]))
+    summarize_call("en", date(2027, 3, 16), "America/New_York", transcript, model=plain)
+
+    assert len(seen) == 2, "the model was asked both times"
+    secrets = ("Marisol", "Quintero", "marisol.q@example.com", "305-555-0147")
+    assert any(secret in seen[1] for secret in secrets), "the prompt carries personal data"
+    for secret in secrets:
+        assert secret not in seen[0]

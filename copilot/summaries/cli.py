@@ -51,6 +51,14 @@ def _record(line: str) -> tuple[str, date, str, str]:
     return data["language"], call_date, data["timezone"], data["transcript"]
 
 
+def _redactor() -> Any:
+    """A fresh redactor when the settings say text must be redacted for the model."""
+    from copilot.config import get_settings
+    from copilot.generation.redaction import Redactor
+
+    return Redactor() if get_settings().redaction_enabled else None
+
+
 def _model(use_model: bool | None) -> Any:
     from copilot.config import get_settings
 
@@ -172,7 +180,7 @@ def summarize(
                 args = (language, call_date.date(), timezone, content)
             else:
                 args = _record(line)
-            result = summarize_call(*args, model=model)
+            result = summarize_call(*args, model=model, redactor=_redactor())
         except CopilotError as exc:
             malformed += 1
             click.echo(

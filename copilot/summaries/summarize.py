@@ -432,8 +432,13 @@ def _must_keep(
     return keep
 
 
-def _polish(model: Any, draft: CallSummary, language: str) -> str | None:
-    """Ask the model to rephrase; None if it fails or drops a fact."""
+def _polish(
+    model: Any, draft: CallSummary, language: str, redactor: Any = None
+) -> str | None:
+    """Ask the model to rephrase; None if it fails or drops a fact.
+
+    With a *redactor*, personal data leaves as placeholders and is put back after.
+    """
     from langchain_core.messages import HumanMessage
 
     from copilot.providers import call_model
@@ -442,6 +447,8 @@ def _polish(model: Any, draft: CallSummary, language: str) -> str | None:
     prompt = template.replace("{facts}", _facts_block(draft)).replace(
         "{summary}", draft.summary
     )
+    if redactor is not None:
+        prompt = redactor.redact(prompt)
     try:
         text, _ = call_model(model, [HumanMessage(content=prompt)])
     except CopilotError as exc:  # a model failure must never lose the summary
@@ -449,7 +456,7 @@ def _polish(model: Any, draft: CallSummary, language: str) -> str | None:
             "summary model call failed (%s); keeping the rule-based summary", exc.code
         )
         return None
-    text = text.strip()
+    text = (redactor.restore(text) if redactor is not None else text).strip()
     folded = strip_accents(text)
     if not text or len(text) > 4 * len(draft.summary) + 200:
         return None
@@ -488,8 +495,13 @@ def summarize_call(
     model: Any = None,
     *,
     scanner: Scanner | None = None,
+    redactor: Any = None,
 ) -> CallSummary:
-    """Summarize one call: promises, requests, dispute, agent violations, next steps."""
+    """Summarize one call: promises, requests, dispute, agent violations, next steps.
+
+    *redactor* (a :class:`copilot.generation.redaction.Redactor`) hides personal data
+    from the model; pass one whenever the model is an external service.
+    """
     _check_inputs(language, timezone, transcript)
     started = time.perf_counter()
     currency = locale_currency(timezone)
@@ -528,7 +540,7 @@ def summarize_call(
     if model is None:
         return summary
 
-    polished = _polish(model, summary, language)
+    polished = _polish(model, summary, language, redactor)
     if polished is None:
         return summary
     return summary.model_copy(update={"summary": polished, "engine": "model"})

@@ -343,8 +343,12 @@ def summarize(debtor_id: str) -> ResponseReturnValue:
         call_date = date.fromisoformat(raw_date)
     except ValueError as exc:
         raise InputError(translate("summary.bad_date", value=raw_date)) from exc
+    from copilot.generation.redaction import Redactor
+
+    redactor = (Redactor.for_context(context) if services().settings.redaction_enabled
+                else None)
     result = summarize_call(language, call_date, context.debtor.timezone, transcript,
-                            model=services().model)
+                            model=services().model, redactor=redactor)
     return render_template("call_summary.html", ctx=context, result=result,
                            transcript=transcript, call_date=call_date.isoformat(),
                            language=language)
