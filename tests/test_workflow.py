@@ -475,3 +475,20 @@ def test_an_abandoned_write_back_is_taken_up_after_its_lease(
         done = drafts.retry_due_write_backs(s, crm, now=now + timedelta(hours=1))
         assert [j.status for j in done] == ["done"]
     assert crm.calls == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [({"ui_language": "english"}, "language"), ({"ui_language": ""}, "language"),
+     ({"name": "N" * 201}, "200 characters")],
+    ids=["an unknown interface language", "an empty interface language",
+         "a name longer than its column"],
+)
+def test_account_fields_that_do_not_fit_are_refused_with_the_reason(
+    db: Database, changes: dict[str, str], fragment: str
+) -> None:
+    fields = {"email": "new@example.com", "name": "Nia", "role": "agent",
+              "password": "long enough pw", **changes}
+
+    with db.session() as s, pytest.raises(InputError, match=fragment):
+        users.add_user(s, **fields)

@@ -25,6 +25,8 @@ __all__ = [
 
 _hasher = PasswordHasher()
 MIN_PASSWORD = 10
+MAX_NAME = 200
+UI_LANGUAGES = ("en", "es")
 
 
 def _normal_email(email: str) -> str:
@@ -43,6 +45,11 @@ def add_user(
         raise InputError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}.")
     if len(password) < MIN_PASSWORD:
         raise InputError(f"Passwords need at least {MIN_PASSWORD} characters.")
+    if ui_language not in UI_LANGUAGES:
+        raise InputError(f"Unknown interface language {ui_language!r}; choose one of "
+                         f"{', '.join(UI_LANGUAGES)}.")
+    if len(name.strip()) > MAX_NAME:
+        raise InputError(f"Names can have at most {MAX_NAME} characters.")
     address = _normal_email(email)
     if session.scalar(select(User).where(User.email == address)):
         raise ConflictError(f"A user with the email {address} already exists.")
