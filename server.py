@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, request
 
 from copilot.config import Settings, get_settings
 from copilot.domain import Money
@@ -120,6 +120,8 @@ def _security_headers(settings: Settings) -> Any:
     )
 
     def add(response: Any) -> Any:
+        if request.endpoint != "static":  # pages and API answers carry personal data
+            response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

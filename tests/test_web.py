@@ -263,3 +263,16 @@ def test_a_failed_sign_in_is_audited_within_the_columns_and_without_a_formula(
         exported = audit.export_csv(session)
     rows = list(csv.reader(io.StringIO(exported)))
     assert not any(cell.startswith("=") for row in rows for cell in row)
+
+
+def test_pages_with_personal_data_are_not_cached_but_assets_are(client: FlaskClient) -> None:
+    sign_in(client, "agent")
+
+    page = client.get("/sidebar/debtors/D-1001")
+    api = client.get("/api/debtors/D-1001")
+    asset = client.get("/static/copilot.css")
+
+    assert page.status_code == api.status_code == asset.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    assert api.headers["Cache-Control"] == "no-store"
+    assert "no-store" not in asset.headers.get("Cache-Control", "")
