@@ -180,3 +180,29 @@ def test_a_submit_or_approve_body_that_is_not_an_object_is_a_400(
     assert response.get_json()["error"]["status"] == 400
     assert client.get(f"/api/drafts/{draft_id}", headers=lead).get_json()["status"] == (
         "drafted" if action == "submit" else "submitted")
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "status"),
+    [("submit", {"text": "Words by someone else."}, 404),
+     ("approve", {}, 403), ("reject", {"reason": "No."}, 403),
+     ("request-changes", {"reason": "No."}, 403)],
+    ids=["another agent cannot edit and submit it", "nor approve it", "nor reject it",
+         "nor send it back"],
+)
+def test_another_agent_cannot_act_on_a_draft_through_the_api(
+    app: Flask, agent: dict[str, str], action: str, body: dict[str, str], status: int
+) -> None:
+    client = app.test_client()
+    with app.app_context(), database().session() as session:
+        users.add_user(session, email="other@demo.example", name="Other", role="agent",
+                       password="other-agent-2026")
+    other = _token(app, "other@demo.example")
+    drafted = _draft(client, agent)
+
+    response = client.post(f"/api/drafts/{drafted['id']}/{action}", headers=other,
+                           json=body)
+
+    assert response.status_code == status
+    mine = client.get(f"/api/drafts/{drafted['id']}", headers=agent).get_json()
+    assert mine["status"] == "drafted" and mine["text"] == drafted["text"]
