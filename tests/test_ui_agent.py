@@ -294,3 +294,29 @@ def test_next_step_reasons_follow_the_interface_language(client: FlaskClient) ->
 
     assert "días de mora" in page
     assert "days past due" not in page
+
+
+def test_generation_ending_late_never_rewrites_a_submitted_draft(
+    app: Flask, client: FlaskClient
+) -> None:
+    from copilot.domain import Draft
+    from copilot.web.auth import database
+    from copilot.web.drafting_store import update_generated
+    from copilot.workflow.models import DraftRecord
+
+    draft_id = compose(client)
+    submitted_text = record(app, draft_id).text
+    with app.app_context(), database().session() as late:
+        # The generation thread read the row while it was still drafted ...
+        seen = late.get(DraftRecord, draft_id)
+        assert seen is not None and seen.status == "drafted"
+        # ... then the agent submitted the stored text from another tab ...
+        assert submit(client, draft_id).status_code == 303
+        # ... and only then did the model finish.
+        update_generated(late, draft_id, Draft(
+            id=draft_id, debtor_id="D-1001", channel="letter", language="en",
+            text="Model words that no rule has checked.", engine="late-model"))
+
+    stored = record(app, draft_id)
+    assert stored.status == "submitted"
+    assert stored.text == submitted_text and stored.engine != "late-model"

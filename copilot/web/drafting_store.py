@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any, cast
 
+from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
 from copilot.domain import DebtorContext, Draft
@@ -30,7 +32,16 @@ def update_generated(session: Session, draft_id: str, draft: Draft) -> DraftReco
     record = session.get(DraftRecord, draft_id)
     if record is None:
         raise NotFoundError(f"No draft {draft_id} to update.")
-    if record.status != "drafted":
+    # The agent may submit the stored text while the model is still writing: the new
+    # text lands only if the row is still drafted now, and holds the row until commit.
+    still_drafted = session.execute(
+        update(DraftRecord)
+        .where(DraftRecord.id == draft_id, DraftRecord.status == "drafted")
+        .values(status="drafted")
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], still_drafted).rowcount != 1:
+        session.refresh(record)
         log.warning("draft %s moved on to %s before generation ended; kept as is",
                     draft_id, record.status)
         return record
