@@ -661,41 +661,30 @@ def provider_error(model: BaseChatModel, exc: Exception) -> CopilotError:
         openai = None  # type: ignore[assignment]
 
     if openai is not None:
-        if isinstance(exc, openai.APITimeoutError):
-            return ProviderError(
-                f"The model ({engine}) did not answer in time. Try again, or raise "
-                "COPILOT_LLM_TIMEOUT_S."
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            return ProviderError(
-                f"Cannot reach the model ({engine}). Start the server or fix "
-                "COPILOT_LLM_BASE_URL."
-            )
-        if isinstance(exc, openai.AuthenticationError):
-            return ProviderError(
-                f"The model server refused the API key ({engine}, 401). Set the key in "
-                "the environment variable named by COPILOT_LLM_API_KEY_ENV."
-            )
-        if isinstance(exc, openai.PermissionDeniedError):
-            return ProviderError(
-                f"The API key may not use this model ({engine}, 403). Check the key's "
-                "permissions or choose another COPILOT_LLM_MODEL."
-            )
-        if isinstance(exc, openai.NotFoundError):
-            return ProviderError(
-                f"The model server does not know this model ({engine}, 404). "
-                "Fix COPILOT_LLM_MODEL or COPILOT_LLM_BASE_URL."
-            )
-        if isinstance(exc, openai.RateLimitError):
-            return ProviderError(
-                f"The model server is rate limiting us ({engine}, 429). Wait a moment "
-                "and try again."
-            )
-        if isinstance(exc, openai.APIStatusError):
-            return ProviderError(
-                f"The model server rejected the request ({engine}, "
-                f"{exc.status_code}). Check COPILOT_LLM_MODEL and the server's logs."
-            )
+        # Most specific first: APITimeoutError is an APIConnectionError, and every
+        # status error is an APIStatusError.
+        table: list[tuple[type[Exception], str]] = [
+            (openai.APITimeoutError, "The model ({engine}) did not answer in time. "
+             "Try again, or raise COPILOT_LLM_TIMEOUT_S."),
+            (openai.APIConnectionError, "Cannot reach the model ({engine}). Start the "
+             "server or fix COPILOT_LLM_BASE_URL."),
+            (openai.AuthenticationError, "The model server refused the API key "
+             "({engine}, 401). Set the key in the environment variable named by "
+             "COPILOT_LLM_API_KEY_ENV."),
+            (openai.PermissionDeniedError, "The API key may not use this model "
+             "({engine}, 403). Check the key's permissions or choose another "
+             "COPILOT_LLM_MODEL."),
+            (openai.NotFoundError, "The model server does not know this model "
+             "({engine}, 404). Fix COPILOT_LLM_MODEL or COPILOT_LLM_BASE_URL."),
+            (openai.RateLimitError, "The model server is rate limiting us ({engine}, "
+             "429). Wait a moment and try again."),
+            (openai.APIStatusError, "The model server rejected the request ({engine}, "
+             "{status}). Check COPILOT_LLM_MODEL and the server's logs."),
+        ]
+        for kind, message in table:
+            if isinstance(exc, kind):
+                status = getattr(exc, "status_code", "")
+                return ProviderError(message.format(engine=engine, status=status))
 
     if isinstance(exc, ValueError) and "context" in str(exc).lower():
         return ProviderError(
