@@ -43,7 +43,7 @@ from simple_salesforce.format import format_soql, quote_soql_value
 
 from connectors._retry import RetryPolicy, call_with_retries, parse_retry_after
 from connectors.base import Connector, ConnectorStatus
-from connectors.demo.priority import score_context
+from connectors.priority import score_context
 from copilot.config import secret
 from copilot.domain import (
     CHANNELS,

@@ -137,12 +137,12 @@ def test_a_large_balance_is_weighed_in_exact_money(
 ) -> None:
     from decimal import Decimal
 
-    from copilot.generation.next_steps import _usd_equivalent
+    from connectors.priority import usd_equivalent
 
     context = crm.fetch_context("D-1002")
     assert context.account.balance.currency == "COP"
 
-    equivalent = _usd_equivalent(context)
+    equivalent = usd_equivalent(context.account.balance)
 
     assert isinstance(equivalent, Decimal)
     assert equivalent == context.account.balance.amount / Decimal(4000)

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import Connector, ConnectorStatus
-from connectors.demo.priority import score_context
 from connectors.demo.store import DebtorRecord, DemoStore
+from connectors.priority import score_context
 from copilot.domain import Activity, DebtorContext, DebtorSummary, WriteResult
 from copilot.errors import CopilotError
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from connectors.priority import usd_equivalent
 from copilot.domain import Citation, DebtorContext
 
 __all__ = ["ACTIONS", "NextStep", "rank_next_steps"]
@@ -75,17 +76,6 @@ class NextStep:
         }
 
 
-# A rough peso rate, only to rank: "a large balance" means the same in both countries.
-_COP_PER_USD = Decimal(4000)
-
-
-def _usd_equivalent(context: DebtorContext) -> Decimal:
-    balance = context.account.balance
-    if balance.currency == "COP":
-        return balance.amount / _COP_PER_USD
-    return balance.amount
-
-
 def _moment(value: Any) -> datetime | None:
     """A window's next_allowed_at (ISO text or datetime) as a datetime."""
     return datetime.fromisoformat(value) if isinstance(value, str) else value
@@ -110,7 +100,7 @@ def _candidates(
     debtor, account = context.debtor, context.account
     today = now.astimezone(debtor.zone).date()
     dpd = account.days_past_due(today)
-    balance = _usd_equivalent(context)
+    balance = usd_equivalent(context.account.balance)
     scores: dict[str, tuple[float, list[str]]] = {}
 
     def add(action: str, points: float, key: str, **params: Any) -> None:

@@ -1,4 +1,4 @@
-"""The demo CRM's work-queue score: who to work next, and a short reason why.
+"""The work-queue score shared by connectors: who to work next, and a short reason why.
 
 The score is deterministic and explainable: a handful of additive points (promises due
 or broken, a broken plan, days past due, balance) and a few multipliers that push down
