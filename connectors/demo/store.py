@@ -11,7 +11,6 @@ import logging
 import os
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from copilot.domain import (
     WriteResult,
 )
 from copilot.errors import NotFoundError, StoreError
+from copilot.text import fold
 
 __all__ = ["SCHEMA_VERSION", "DebtorRecord", "DemoStore", "normalize"]
 
@@ -88,10 +88,7 @@ _payments = TypeAdapter(list[Payment])
 _notes = TypeAdapter(list[Note])
 
 
-def normalize(text: str) -> str:
-    """Lower-case, accent-free text, for matching "Muñoz" with "munoz"."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in folded if not unicodedata.combining(c))
+normalize = fold
 
 
 def _digits(text: str) -> str:

@@ -21,7 +21,8 @@ from pathlib import Path
 import yaml
 
 from copilot.errors import ConfigError
-from copilot.knowledge.ingest import _STOP, _fold, detect_language
+from copilot.knowledge.ingest import _STOP, detect_language
+from copilot.text import fold
 
 __all__ = ["DEFAULT_GLOSSARY", "Glossary", "load_glossary"]
 
@@ -32,7 +33,7 @@ _LANGUAGES = ("en", "es")
 
 
 def _words(text: str) -> list[str]:
-    return [w for w in re.findall(r"[a-z0-9]+", _fold(text)) if w not in _STOP]
+    return [w for w in re.findall(r"[a-z0-9]+", fold(text)) if w not in _STOP]
 
 
 def _stem(word: str) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Any
 import yaml
 
 from copilot.errors import InputError
+from copilot.text import fold
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -494,9 +494,6 @@ _STOP_ES = frozenset(
 _STOP = _STOP_EN | _STOP_ES
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def detect_language(text: str) -> str:
@@ -518,7 +515,7 @@ _TOKEN = re.compile(
 def tokenize(text: str) -> list[str]:
     """Lexical tokens for BM25: folded words cut to five letters, exact numbers/citations."""
     tokens: list[str] = []
-    for raw in _TOKEN.findall(_fold(text)):
+    for raw in _TOKEN.findall(fold(text)):
         if raw[0].isdigit():
             tokens.append(raw)
             base = re.split(r"[(]", raw)[0]

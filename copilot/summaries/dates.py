@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from copilot.summaries.numbers import strip_accents
+from copilot.text import fold_aligned
 
 __all__ = ["NAMED_DAYS", "DateMention", "find_dates", "resolve_date"]
 
@@ -160,8 +160,6 @@ _MORNING = re.compile(r"\b(?:la|las|por\s+la|en\s+la|de\s+la)\s+$")
 _NEGATED = re.compile(r"\b(?:not|no|ni)\s+(?:on\s+|el\s+|this\s+|este\s+)?$")
 
 
-def _fold(text: str) -> str:
-    return "".join((strip_accents(ch) or " ")[:1] for ch in text)
 
 
 def _next_weekday(today: date, weekday: int, *, include_today: bool) -> date:
@@ -325,7 +323,7 @@ def _resolve(kind: str, m: re.Match[str], today: date, language: str) -> date | 
 
 def find_dates(text: str, call_date: date, language: str) -> list[DateMention]:
     """Every date expression in ``text``, resolved from the call date."""
-    folded = _fold(text)
+    folded = fold_aligned(text)
     taken: list[tuple[int, int]] = []
     found: list[DateMention] = []
     for kind, pattern in _PATTERNS:

@@ -28,8 +28,8 @@ from copilot.summaries.numbers import (
     AmountMention,
     find_amounts,
     resolve_currency,
-    strip_accents,
 )
+from copilot.text import fold_aligned
 
 __all__ = [
     "REQUESTS",
@@ -175,8 +175,6 @@ class Extraction:
 _BOUNDARY = re.compile(r"[.;!?:,¿¡]|\b(?:and|y|but|pero|then|luego|or|o)\b|\.\.\.")
 
 
-def _fold(text: str) -> str:
-    return "".join((strip_accents(ch) or " ")[:1] for ch in text)
 
 
 def _clauses(folded: str, protected: list[tuple[int, int]]) -> list[int]:
@@ -230,7 +228,7 @@ def _amount_role(
 
 
 def _read_turn(turn: Turn, call_date: date, language: str, local: str) -> _TurnReading:
-    folded = _fold(turn.text)
+    folded = fold_aligned(turn.text)
     dates = [d for d in find_dates(turn.text, call_date, language)]
     date_spans = [(d.start, d.end) for d in dates]
     mentions = find_amounts(turn.text, language, exclude=date_spans)
@@ -363,7 +361,7 @@ def _track_promises(
         if turn.speaker == "other":
             continue
         reading = _read_turn(turn, call_date, language, local)
-        folded = _fold(turn.text)
+        folded = fold_aligned(turn.text)
         offers = reading.offers
         responding = plan is not None and _responds_to(turns, turn, plan)
 
@@ -473,7 +471,7 @@ _SENTENCE = re.compile(r"[^.!?¿¡;]+[.!?;]*")
 
 
 def _sentences(turn: Turn) -> list[tuple[int, str]]:
-    folded = _fold(turn.text)
+    folded = fold_aligned(turn.text)
     return [
         (m.start(), m.group(0))
         for m in _SENTENCE.finditer(folded)
@@ -504,7 +502,7 @@ def _read_requests(turns: list[Turn], call_date: date, language: str) -> list[Fi
     previous_agent = ""
     for turn in turns:
         if turn.speaker == "agent":
-            previous_agent = _fold(turn.text)
+            previous_agent = fold_aligned(turn.text)
             continue
         if turn.speaker != "debtor":
             continue
@@ -569,7 +567,7 @@ def _payment_method(turns: list[Turn]) -> str | None:
         for turn in turns:
             if turn.speaker != speaker:
                 continue
-            folded = _fold(turn.text)
+            folded = fold_aligned(turn.text)
             hits = [
                 (m.start(), label)
                 for pattern, label in cues.PAYMENT_METHODS
@@ -596,7 +594,7 @@ def _without_instructions(turns: list[Turn]) -> list[Turn]:
     debt; they are kept out of the facts (as speaker 'other')."""
     kept: list[Turn] = []
     for turn in turns:
-        if cues.INSTRUCTION.search(_fold(turn.text)):
+        if cues.INSTRUCTION.search(fold_aligned(turn.text)):
             log.warning(
                 "turn %d reads as an instruction to a machine; ignored", turn.index
             )

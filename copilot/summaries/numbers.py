@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from copilot.domain import Money
+from copilot.text import fold, fold_aligned
 
 __all__ = [
     "AmountMention",
@@ -26,10 +26,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def strip_accents(text: str) -> str:
-    """Lowercase text without diacritics (ñ kept as n), for matching."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+strip_accents = fold
 
 
 def locale_currency(timezone: str) -> str:
@@ -282,20 +279,17 @@ def _is_run_joiner(tokens: list[_Tok], i: int, language: str, last_kind: str) ->
     return False
 
 
-def _fold(text: str) -> str:
-    """Accent-free lowercase text of exactly the same length, so offsets carry over."""
-    return "".join((strip_accents(ch) or " ")[:1] for ch in text)
 
 
 def _tokens(text: str) -> list[_Tok]:
     # Hyphenated numbers ("seventy-five") read like "seventy five".
-    folded = _fold(text).replace("-", " ")
+    folded = fold_aligned(text).replace("-", " ")
     return [_Tok(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(folded)]
 
 
 def _masked(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    lowered = _fold(text)
+    lowered = fold_aligned(text)
     for pattern in (_PHONE, _TIME, _PERCENT):
         spans += [(m.start(), m.end()) for m in pattern.finditer(lowered)]
     return spans
