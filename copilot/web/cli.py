@@ -37,10 +37,11 @@ def serve(host: str | None, port: int | None, connector: str | None, threads: in
     settings.ensure_data_dir()
     connector_class(settings.connector)  # fail fast on an unknown connector
 
+    from copilot.web import startup
     from server import create_app
 
     app = create_app(settings=settings)
-    _prepare(app)
+    startup.run_all(app)
     logging.getLogger("waitress").setLevel(logging.WARNING)
     from copilot.web.retrier import WriteBackRetrier
 
@@ -52,12 +53,6 @@ def serve(host: str | None, port: int | None, connector: str | None, threads: in
     )
     waitress_serve(app, host=settings.host, port=settings.port, threads=threads)
 
-
-def _prepare(app: object) -> None:
-    """First-run work before serving: hooks that later features register."""
-    from copilot.web import startup
-
-    startup.run_all(app)
 
 
 @click.command("connectors")

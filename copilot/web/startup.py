@@ -1,37 +1,27 @@
-"""Work done once before the web app serves: each feature registers a hook here.
+"""Work done once before the web app serves.
 
-A hook takes the Flask app. Hooks run in registration order; a failing hook stops
-start-up with its error, because serving half-prepared is worse than not serving.
+A failing step stops start-up with its error, because serving half-prepared is worse
+than not serving.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
-__all__ = ["register", "run_all"]
+__all__ = ["ensure_default_policies", "run_all"]
 
 log = logging.getLogger(__name__)
 
-_HOOKS: list[tuple[str, Callable[[Any], None]]] = []
-
-
-def register(name: str, hook: Callable[[Any], None]) -> None:
-    """Add a start-up hook (idempotent by name)."""
-    if all(existing != name for existing, _ in _HOOKS):
-        _HOOKS.append((name, hook))
-
 
 def run_all(app: Any) -> None:
-    """Run the built-in hooks, then every registered one."""
+    """Create the demo accounts (demo CRM only), then index the default policies."""
     from copilot.web.auth import ensure_demo_users
 
-    register("demo users", ensure_demo_users)
-    register("default policies", ensure_default_policies)
-    for name, hook in _HOOKS:
+    for name, step in (("demo users", ensure_demo_users),
+                       ("default policies", ensure_default_policies)):
         log.info("start-up: %s", name)
-        hook(app)
+        step(app)
 
 
 def ensure_default_policies(app: Any) -> None:
