@@ -41,13 +41,12 @@ def build_drafter(settings: Settings, *, persist: Any = None) -> Any:
     """A Drafter wired to the configured connector, knowledge base and model."""
     from connectors.base import get_connector
     from copilot.generation.drafting import Drafter
-    from copilot.providers import check_provider, describe_engine, get_chat_model
+    from copilot.providers import check_provider, get_chat_model
 
     check_provider(settings)
-    model = get_chat_model(settings)
     return Drafter(
-        settings, get_connector(settings), knowledge=_knowledge(settings), model=model,
-        persist=persist, engine_label=describe_engine(settings) if model else None,
+        settings, get_connector(settings), knowledge=_knowledge(settings),
+        model=get_chat_model(settings), persist=persist,
     )
 
 

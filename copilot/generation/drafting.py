@@ -212,9 +212,11 @@ class Drafter:
         self.model = model
         self.library = library or TemplateLibrary(settings.data_dir)
         self.persist = persist
-        self.engine_label = engine_label or (
-            getattr(model, "model_label", None) or type(model).__name__ if model else None
-        )
+        if engine_label is None and model is not None:
+            from copilot.providers import describe_engine
+
+            engine_label = describe_engine(settings)
+        self.engine_label = engine_label
 
     # ----------------------------------------------------------------- pieces
     def citations(self, context: DebtorContext, request: DraftRequest) -> list[Citation]:

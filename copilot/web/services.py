@@ -70,13 +70,10 @@ class Services:
     def drafter(self, persist: Any = None) -> Any:
         """A Drafter wired to this app's connector, knowledge base, engine and model."""
         from copilot.generation.drafting import Drafter
-        from copilot.providers import describe_engine
 
-        model = self.model
         return Drafter(
             self.settings, self.connector, knowledge=self.knowledge,
-            engine=self.compliance, model=model, persist=persist,
-            engine_label=describe_engine(self.settings) if model else None,
+            engine=self.compliance, model=self.model, persist=persist,
         )
 
     def get(self, name: str, factory: Any) -> Any:
